@@ -1,0 +1,156 @@
+//! The shared context handed to every service: the database and what the node knows about itself.
+
+use std::{path::PathBuf, sync::Arc};
+
+use sea_orm::DatabaseConnection;
+use url::Url;
+
+use crate::{Error, Result};
+
+/// Who this node is: its domain, name and where its files live. Built once from the config.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// The node's domain as it appears in ids and handles, e.g. `coop.example` or `localhost:8080`.
+    pub domain: String,
+    /// Human name shown on pages.
+    pub name: String,
+    /// `https://{domain}` (or `http://` for local and debug nodes): the prefix of every id.
+    pub base_url: Url,
+    /// Where uploaded images and thumbnails are stored.
+    pub media_dir: PathBuf,
+    /// Largest accepted image upload, in bytes.
+    pub max_image_bytes: usize,
+}
+
+impl Instance {
+    /// Describe a node. `insecure_http` selects `http://` ids (local development and tests).
+    pub fn new(
+        domain: &str,
+        name: &str,
+        insecure_http: bool,
+        media_dir: PathBuf,
+        max_image_bytes: usize,
+    ) -> Result<Self> {
+        let scheme = if insecure_http { "http" } else { "https" };
+        let base_url = Url::parse(&format!("{scheme}://{domain}/"))
+            .map_err(|e| Error::invalid("instance.domain", format!("not a valid domain: {e}")))?;
+        if base_url.host_str().is_none() || base_url.path() != "/" {
+            return Err(Error::invalid(
+                "instance.domain",
+                "give a bare domain such as coop.example or localhost:8080",
+            ));
+        }
+        Ok(Instance {
+            domain: domain.to_string(),
+            name: name.to_string(),
+            base_url,
+            media_dir,
+            max_image_bytes,
+        })
+    }
+
+    /// An absolute URL on this node for `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        let base = self.base_url.as_str().trim_end_matches('/');
+        format!("{base}{path}")
+    }
+
+    /// The id (and page) of a shop.
+    pub fn shop_url(&self, handle: &str) -> String {
+        self.url(&format!("/shops/{handle}"))
+    }
+
+    /// The id (and page) of a listing.
+    pub fn listing_url(&self, id: &str) -> String {
+        self.url(&format!("/listings/{id}"))
+    }
+
+    /// The public URL of a stored media file.
+    pub fn media_url(&self, file_name: &str) -> String {
+        self.url(&format!("/media/{file_name}"))
+    }
+
+    /// Extract a listing id from one of this node's listing URLs, or accept a bare id.
+    pub fn listing_id_from_url(&self, url_or_id: &str) -> Result<String> {
+        let bad = || {
+            Error::invalid(
+                "url",
+                format!("{url_or_id:?} is not a listing URL of this node ({})", self.domain),
+            )
+        };
+        if !url_or_id.contains('/') {
+            return uuid::Uuid::parse_str(url_or_id)
+                .map(|u| u.to_string())
+                .map_err(|_| bad());
+        }
+        let url = Url::parse(url_or_id).map_err(|_| bad())?;
+        if url.host_str() != self.base_url.host_str() || url.port() != self.base_url.port() {
+            return Err(bad());
+        }
+        let mut segments = url.path_segments().ok_or_else(bad)?;
+        match (segments.next(), segments.next(), segments.next()) {
+            (Some("listings"), Some(id), None) => uuid::Uuid::parse_str(id)
+                .map(|u| u.to_string())
+                .map_err(|_| bad()),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// Everything a service needs. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The database pool (SQLite or PostgreSQL).
+    pub db: DatabaseConnection,
+    /// This node.
+    pub instance: Arc<Instance>,
+}
+
+impl Context {
+    /// Bundle a database and an instance description.
+    pub fn new(db: DatabaseConnection, instance: Instance) -> Self {
+        Context {
+            db,
+            instance: Arc::new(instance),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn instance() -> Instance {
+        Instance::new("coop.example", "Coop", false, "/tmp".into(), 1024).unwrap()
+    }
+
+    #[test]
+    fn listing_urls_round_trip() {
+        let i = instance();
+        let id = uuid::Uuid::new_v4().to_string();
+        let url = i.listing_url(&id);
+        assert_eq!(url, format!("https://coop.example/listings/{id}"));
+        assert_eq!(i.listing_id_from_url(&url).unwrap(), id);
+        assert_eq!(i.listing_id_from_url(&id).unwrap(), id);
+    }
+
+    #[test]
+    fn foreign_or_malformed_urls_are_refused() {
+        let i = instance();
+        let id = uuid::Uuid::new_v4();
+        for bad in [
+            format!("https://other.example/listings/{id}"),
+            format!("https://coop.example/shops/{id}"),
+            "https://coop.example/listings/not-a-uuid".to_string(),
+            "nonsense".to_string(),
+        ] {
+            assert!(i.listing_id_from_url(&bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn domain_with_path_is_refused() {
+        assert!(Instance::new("coop.example/x", "C", false, "/tmp".into(), 1).is_err());
+    }
+}

@@ -1,0 +1,63 @@
+//! Connecting to the database and running migrations, the same way for SQLite and PostgreSQL.
+
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
+use migrations::{Migrator, MigratorTrait};
+
+use crate::Result;
+
+/// Open a pool for `url` (`sqlite://path?mode=rwc`, `sqlite::memory:` or `postgres://…`).
+///
+/// SQLite runs in WAL mode with foreign keys on and a 10 s busy timeout, so a CLI command and a
+/// running server can write to the same file; writes open `BEGIN IMMEDIATE` transactions (see
+/// [`begin_write`]) so two writers queue on the busy timeout instead of failing with
+/// "database is locked" when a read lock would need upgrading.
+pub async fn connect(url: &str) -> Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url.to_string());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30));
+    if url.starts_with("sqlite:") {
+        // An in-memory database exists once per connection: keep exactly one.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        options.max_connections(if in_memory { 1 } else { 8 });
+        options.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .create_if_missing(true)
+        });
+    } else {
+        options.max_connections(16);
+    }
+    Ok(Database::connect(options).await?)
+}
+
+/// Apply every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
+    Migrator::up(db, None).await?;
+    Ok(())
+}
+
+/// Start a transaction that will write. On SQLite it takes the write lock at `BEGIN`.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    Ok(db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?)
+}
+
+/// Check that the database answers (for `/health`).
+pub async fn ping(db: &DatabaseConnection) -> Result<()> {
+    db.execute_unprepared("SELECT 1").await?;
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! One error type for the marketplace, with one mapping to HTTP status codes.
+//!
+//! Clients see `{"error": kind, "message": text}` (plus `field` for validation errors). For
+//! database and internal failures the message is generic and the cause is logged once, where the
+//! error is turned into a response.
+
+use sea_orm::DbErr;
+
+/// Result alias used throughout the marketplace.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, as a kind a client can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: the request could not be understood at all.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no credentials, or wrong ones.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: authenticated, but not allowed to touch this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such thing.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// 409: the request conflicts with the current state (a taken handle, a withdrawn listing).
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body or upload is larger than allowed.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 415: the upload is not a kind of file we accept.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422: a field failed validation.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The field, as named in the API (`price`, `title`, `images[0].alt`).
+        field: String,
+        /// Why it was refused, safe to show to the user.
+        reason: String,
+    },
+    /// 500: the database failed; the cause is logged, not sent.
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    /// 500: anything else unexpected; the cause is logged, not sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// A validation error on one field.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A missing thing, named for the client ("listing", "shop").
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Error::NotFound(what.into())
+    }
+
+    /// The HTTP status code this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::BadRequest(_) => 400,
+            Error::Unauthorized(_) => 401,
+            Error::Forbidden(_) => 403,
+            Error::NotFound(_) => 404,
+            Error::Conflict(_) => 409,
+            Error::PayloadTooLarge(_) => 413,
+            Error::UnsupportedMediaType(_) => 415,
+            Error::Invalid { .. } => 422,
+            Error::Db(_) | Error::Internal(_) => 500,
+        }
+    }
+
+    /// The machine-readable kind sent as `error`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::BadRequest(_) => "bad_request",
+            Error::Unauthorized(_) => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::PayloadTooLarge(_) => "payload_too_large",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::Invalid { .. } => "invalid",
+            Error::Db(_) | Error::Internal(_) => "internal",
+        }
+    }
+
+    /// The text a client may see. Internal causes are replaced by a generic sentence.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Db(_) | Error::Internal(_) => "internal error; the node's log has details".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// True when this is the server's fault (and should be logged as an error).
+    pub fn is_internal(&self) -> bool {
+        self.status() >= 500
+    }
+}
+
+impl From<tokio::task::JoinError> for Error {
+    fn from(err: tokio::task::JoinError) -> Self {
+        Error::Internal(format!("background task failed: {err}"))
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        Error::Internal(format!("i/o: {err}"))
+    }
+}

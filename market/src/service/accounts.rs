@@ -1,0 +1,159 @@
+//! Accounts, passwords and API tokens.
+
+use argon2::{
+    Argon2,
+    password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
+};
+use base64::Engine;
+use rand::RngCore;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    Context, Error, Result,
+    entities::{api_token, user},
+    types::{Password, Username},
+};
+
+/// Create an account. Fails with 409 if the username is taken.
+pub async fn create_user(
+    ctx: &Context,
+    username: &Username,
+    password: &Password,
+    admin: bool,
+) -> Result<user::Model> {
+    if find_user(ctx, username.as_str()).await?.is_some() {
+        return Err(Error::Conflict(format!("username {} is taken", username.as_str())));
+    }
+    let password = password.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
+    let row = user::ActiveModel {
+        username: Set(username.as_str().to_string()),
+        password_hash: Set(hash),
+        role: Set(if admin { user::ROLE_ADMIN } else { user::ROLE_MEMBER }.to_string()),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    };
+    row.insert(&ctx.db).await.map_err(|e| unique_to_conflict(e, "username is taken"))
+}
+
+/// Look an account up by username (case-insensitive, as usernames are stored lower-cased).
+pub async fn find_user(ctx: &Context, username: &str) -> Result<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Username.eq(username.trim().to_ascii_lowercase()))
+        .one(&ctx.db)
+        .await?)
+}
+
+/// Check a username and password. Both failures give the same 401, so a caller cannot learn
+/// which usernames exist; a missing user still costs one hash, for the same reason.
+pub async fn authenticate(ctx: &Context, username: &str, password: &str) -> Result<user::Model> {
+    let user = find_user(ctx, username).await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let password = password.to_string();
+    let ok = tokio::task::spawn_blocking(move || match stored {
+        Some(hash) => verify_password(&password, &hash),
+        None => {
+            // Same work as a real check, then refuse.
+            let _ = Password::parse("not-a-real-password").map(|p| hash_password(&p));
+            false
+        }
+    })
+    .await?;
+    match user {
+        Some(user) if ok => Ok(user),
+        _ => Err(Error::Unauthorized("wrong username or password".into())),
+    }
+}
+
+/// Issue a new API token for `user`. The returned string is shown once; only its hash is kept.
+pub async fn issue_token(ctx: &Context, user: &user::Model, label: &str) -> Result<String> {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    api_token::ActiveModel {
+        user_id: Set(user.id),
+        token_hash: Set(token_hash(&token)),
+        label: Set(label.chars().take(64).collect()),
+        created_at: Set(chrono::Utc::now()),
+        last_used_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&ctx.db)
+    .await?;
+    Ok(token)
+}
+
+/// The account a bearer token belongs to, or 401.
+pub async fn user_for_token(ctx: &Context, token: &str) -> Result<user::Model> {
+    let found = api_token::Entity::find()
+        .filter(api_token::Column::TokenHash.eq(token_hash(token)))
+        .find_also_related(user::Entity)
+        .one(&ctx.db)
+        .await?;
+    match found {
+        Some((_, Some(user))) => Ok(user),
+        _ => Err(Error::Unauthorized("invalid or revoked token".into())),
+    }
+}
+
+/// Revoke a token (log out). Revoking an unknown token is not an error.
+pub async fn revoke_token(ctx: &Context, token: &str) -> Result<()> {
+    api_token::Entity::delete_many()
+        .filter(api_token::Column::TokenHash.eq(token_hash(token)))
+        .exec(&ctx.db)
+        .await?;
+    Ok(())
+}
+
+/// All accounts, oldest first.
+pub async fn list_users(ctx: &Context) -> Result<Vec<user::Model>> {
+    use sea_orm::QueryOrder;
+    Ok(user::Entity::find()
+        .order_by_asc(user::Column::Id)
+        .all(&ctx.db)
+        .await?)
+}
+
+fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// argon2id with the crate's default parameters (19 MiB, 2 passes), the OWASP baseline.
+fn hash_password(password: &Password) -> Result<String> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    Argon2::default()
+        .hash_password(password.expose().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Internal(format!("password hashing: {e}")))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// Turn a unique-key violation into a 409 with `message`; keep other errors.
+pub(crate) fn unique_to_conflict(err: sea_orm::DbErr, message: &str) -> Error {
+    match err.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Error::Conflict(message.into()),
+        _ => Error::Db(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_and_verify() {
+        let hash = hash_password(&Password::parse("correct horse").unwrap()).unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong horse", &hash));
+        assert!(!verify_password("x", "not a hash"));
+    }
+}

@@ -1,0 +1,127 @@
+//! Shops: creation (with the actor's key pair), lookup and ownership checks.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use crate::{
+    Context, Error, Result,
+    entities::{shop, user},
+    keys,
+    service::accounts::unique_to_conflict,
+    types::{DisplayName, Handle},
+};
+
+/// What it takes to open a shop.
+#[derive(Debug, Clone)]
+pub struct NewShop {
+    /// The `pottery` in `@pottery@coop.example`.
+    pub handle: Handle,
+    /// Shown on pages and as the actor's `name`.
+    pub display_name: DisplayName,
+    /// Plain text, up to 2,000 characters.
+    pub bio: String,
+}
+
+impl NewShop {
+    /// Parse raw input into a shop.
+    pub fn parse(handle: &str, display_name: &str, bio: Option<&str>) -> Result<Self> {
+        let bio = bio.unwrap_or("").trim().to_string();
+        if bio.chars().count() > 2_000 {
+            return Err(Error::invalid("bio", "must be at most 2000 characters"));
+        }
+        Ok(NewShop {
+            handle: Handle::parse(handle)?,
+            display_name: DisplayName::parse(display_name)?,
+            bio,
+        })
+    }
+}
+
+/// Open a shop owned by `owner`, generating its RSA-2048 key pair. 409 if the handle is taken.
+pub async fn create_shop(ctx: &Context, owner: &user::Model, new: NewShop) -> Result<shop::Model> {
+    if find_shop(ctx, new.handle.as_str()).await?.is_some() {
+        return Err(Error::Conflict(format!("shop handle {} is taken", new.handle.as_str())));
+    }
+    let pair = tokio::task::spawn_blocking(keys::generate).await??;
+    let now = chrono::Utc::now();
+    shop::ActiveModel {
+        handle: Set(new.handle.as_str().to_string()),
+        owner_id: Set(owner.id),
+        display_name: Set(new.display_name.into_inner()),
+        bio: Set(new.bio),
+        avatar_file: Set(None),
+        ap_id: Set(ctx.instance.shop_url(new.handle.as_str())),
+        private_key_pem: Set(pair.private_key_pem),
+        public_key_pem: Set(pair.public_key_pem),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&ctx.db)
+    .await
+    .map_err(|e| unique_to_conflict(e, "shop handle is taken"))
+}
+
+/// A shop by handle, if it exists.
+pub async fn find_shop(ctx: &Context, handle: &str) -> Result<Option<shop::Model>> {
+    Ok(shop::Entity::find()
+        .filter(shop::Column::Handle.eq(handle.trim().trim_start_matches('@').to_ascii_lowercase()))
+        .one(&ctx.db)
+        .await?)
+}
+
+/// A shop by handle, or 404.
+pub async fn get_shop(ctx: &Context, handle: &str) -> Result<shop::Model> {
+    find_shop(ctx, handle).await?.ok_or_else(|| Error::not_found("shop"))
+}
+
+/// A shop by its row id, or 404.
+pub async fn get_shop_by_id(conn: &impl ConnectionTrait, id: i32) -> Result<shop::Model> {
+    shop::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::not_found("shop"))
+}
+
+/// Every shop, oldest first.
+pub async fn list_shops(ctx: &Context) -> Result<Vec<shop::Model>> {
+    Ok(shop::Entity::find()
+        .order_by_asc(shop::Column::Id)
+        .all(&ctx.db)
+        .await?)
+}
+
+/// The shops `owner` runs.
+pub async fn shops_of(ctx: &Context, owner: &user::Model) -> Result<Vec<shop::Model>> {
+    Ok(shop::Entity::find()
+        .filter(shop::Column::OwnerId.eq(owner.id))
+        .order_by_asc(shop::Column::Id)
+        .all(&ctx.db)
+        .await?)
+}
+
+/// The owner's username of a shop.
+pub async fn owner_of(ctx: &Context, shop: &shop::Model) -> Result<user::Model> {
+    user::Entity::find_by_id(shop.owner_id)
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(|| Error::Internal(format!("shop {} has no owner row", shop.handle)))
+}
+
+/// On whose authority a change is made.
+#[derive(Debug, Clone, Copy)]
+pub enum Authority<'a> {
+    /// A logged-in account (API, pages): may manage its own shops, or all of them if admin.
+    User(&'a user::Model),
+    /// Whoever runs the `tianguis` CLI on the node's machine: may manage everything, as with
+    /// Mastodon's `tootctl`.
+    Operator,
+}
+
+/// 403 unless the authority owns `shop`, is an admin, or is the operator.
+pub fn ensure_can_manage(who: Authority<'_>, shop: &shop::Model) -> Result<()> {
+    match who {
+        Authority::Operator => Ok(()),
+        Authority::User(user) if user.id == shop.owner_id || user.is_admin() => Ok(()),
+        Authority::User(_) => Err(Error::Forbidden(format!("you do not run the shop {}", shop.handle))),
+    }
+}

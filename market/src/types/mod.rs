@@ -1,0 +1,7 @@
+//! Values parsed once at the edge (API, CLI, inbox): past construction they cannot be invalid.
+
+mod money;
+mod text;
+
+pub use money::{Currency, Money};
+pub use text::{Description, DisplayName, Handle, Password, Stock, Tag, Title, Username};

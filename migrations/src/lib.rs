@@ -1,0 +1,25 @@
+//! Database migrations for Tianguis, one file per change, named `mYYYYMMDD_NNNNNN_verb_noun.rs`.
+//!
+//! The same migrations run on SQLite (the embedded default) and PostgreSQL. This crate depends on
+//! nothing of ours: a migration that has been applied is history and must never change, so it may
+//! not borrow entity types that keep evolving in `market`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_accounts;
+mod m20261122_000002_create_shops;
+mod m20261122_000003_create_listings;
+
+/// Every migration, in the order it is applied.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_accounts::Migration),
+            Box::new(m20261122_000002_create_shops::Migration),
+            Box::new(m20261122_000003_create_listings::Migration),
+        ]
+    }
+}

@@ -1,0 +1,45 @@
+//! The JSON API under `/api/v1`. Errors are `{"error": kind, "message": text}` plus `field` for
+//! validation errors (422).
+
+mod auth;
+mod error;
+mod listings;
+mod shops;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    routing::{delete, get, post},
+};
+
+pub use auth::AuthUser;
+pub use error::{ApiError, ApiJson};
+
+use crate::{config::Config, routes::AppState};
+
+/// The API routes.
+pub fn router(config: &Config) -> Router<AppState> {
+    // Multipart overhead on top of the image itself.
+    let upload_limit = config.media.max_image_bytes + 64 * 1024;
+    Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/me", get(auth::me))
+        .route("/shops", post(shops::create).get(shops::list))
+        .route("/shops/{handle}", get(shops::show))
+        .route(
+            "/shops/{handle}/listings",
+            get(listings::list_for_shop).post(listings::create),
+        )
+        .route("/listings", get(listings::list_all))
+        .route(
+            "/listings/{id}",
+            get(listings::show).patch(listings::update).delete(listings::withdraw),
+        )
+        .route(
+            "/listings/{id}/images",
+            post(listings::upload_image).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/listings/{id}/images/{image_id}", delete(listings::delete_image))
+        .fallback(error::api_not_found)
+}

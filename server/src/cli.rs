@@ -1,0 +1,357 @@
+//! The `tianguis` command line: `serve`, `migrate`, and admin commands in the spirit of
+//! Mastodon's `tootctl`. Admin commands open the same database as the running server (SQLite in
+//! WAL mode tolerates both at once) and act with the operator's authority.
+
+use std::{io::Read, path::PathBuf};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use market::{
+    Context,
+    service::{
+        PageRequest, accounts,
+        images::ImageUpload,
+        listings::{self, ListingChanges, ListingDraft, ListingFilter, ListingView},
+        shops::{self, Authority, NewShop},
+    },
+    types::{Password, Username},
+};
+
+use crate::{config::Config, startup, telemetry};
+
+/// Tianguis: a federated marketplace node for platform co-ops.
+#[derive(Debug, Parser)]
+#[command(name = "tianguis", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (default: ./config.toml if present, else built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the node (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage shops.
+    #[command(subcommand)]
+    Shop(ShopCommand),
+    /// Manage listings.
+    #[command(subcommand)]
+    Listing(ListingCommand),
+}
+
+/// `tianguis user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; the password is read from standard input.
+    Create {
+        /// Login name: 1–30 of a-z, 0-9 and _.
+        #[arg(long)]
+        username: String,
+        /// Make the account an admin.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from standard input (required; keeps it out of shell history).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List,
+}
+
+/// `tianguis shop …`
+#[derive(Debug, Subcommand)]
+pub enum ShopCommand {
+    /// Open a shop for an existing account.
+    Create {
+        /// The shop's handle, the `pottery` in @pottery@your.domain.
+        #[arg(long)]
+        handle: String,
+        /// Username of the member who runs it.
+        #[arg(long)]
+        owner: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// A short description.
+        #[arg(long)]
+        bio: Option<String>,
+    },
+    /// List shops.
+    List,
+}
+
+/// `tianguis listing …`
+#[derive(Debug, Subcommand)]
+pub enum ListingCommand {
+    /// Publish a listing; prints its URL as the last line.
+    Create(CreateListing),
+    /// Change a listing given its URL (or id).
+    Update(UpdateListing),
+    /// Withdraw a listing given its URL (or id).
+    Withdraw {
+        /// The listing's URL.
+        url: String,
+    },
+    /// List listings, newest first.
+    List {
+        /// Only this shop's listings.
+        #[arg(long)]
+        shop: Option<String>,
+        /// Include withdrawn listings.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// Arguments of `tianguis listing create`.
+#[derive(Debug, Args)]
+pub struct CreateListing {
+    /// Shop handle.
+    #[arg(long)]
+    shop: String,
+    /// Title.
+    #[arg(long)]
+    title: String,
+    /// Price as a decimal, e.g. 28.00 (no more decimals than the currency has).
+    #[arg(long)]
+    price: String,
+    /// ISO 4217 currency code, e.g. EUR.
+    #[arg(long)]
+    currency: String,
+    /// Units for sale.
+    #[arg(long, allow_negative_numbers = true)]
+    stock: i64,
+    /// A hashtag (repeat for more; at most 10).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// Description in Markdown.
+    #[arg(long)]
+    description: Option<String>,
+    /// An image file (repeat for more; at most 4). Each needs an --alt.
+    #[arg(long = "image")]
+    images: Vec<PathBuf>,
+    /// Alt text for the image given at the same position.
+    #[arg(long = "alt")]
+    alts: Vec<String>,
+}
+
+/// Arguments of `tianguis listing update`.
+#[derive(Debug, Args)]
+pub struct UpdateListing {
+    /// The listing's URL.
+    url: String,
+    /// New title.
+    #[arg(long)]
+    title: Option<String>,
+    /// New price.
+    #[arg(long)]
+    price: Option<String>,
+    /// New currency.
+    #[arg(long)]
+    currency: Option<String>,
+    /// New stock.
+    #[arg(long, allow_negative_numbers = true)]
+    stock: Option<i64>,
+    /// New description (Markdown).
+    #[arg(long)]
+    description: Option<String>,
+    /// Replace the tags (repeat for more).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// Remove all tags.
+    #[arg(long, conflicts_with = "tags")]
+    clear_tags: bool,
+}
+
+/// Parse arguments; usage errors print one line and exit with status 2.
+pub fn parse() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+                || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            {
+                e.exit();
+            }
+            let text = e.to_string();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+            eprintln!("{first} (see tianguis --help)");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Run a parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    if let Command::Serve = cli.command {
+        return serve(config).await;
+    }
+    // Admin commands log warnings only, so their output stays readable.
+    let mut log = config.log.clone();
+    log.filter = "warn".into();
+    telemetry::init(&log);
+    let ctx = startup::open_context(&config).await?;
+    match cli.command {
+        Command::Serve => unreachable_serve(),
+        Command::Migrate => {
+            println!("database is up to date ({})", startup::redact(&config.database.url));
+            Ok(())
+        }
+        Command::User(cmd) => user(&ctx, cmd).await,
+        Command::Shop(cmd) => shop(&ctx, cmd).await,
+        Command::Listing(cmd) => listing(&ctx, cmd).await,
+    }
+}
+
+fn unreachable_serve() -> anyhow::Result<()> {
+    anyhow::bail!("serve is handled before the database is opened")
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    telemetry::init(&config.log);
+    let app = startup::Application::build(config.clone()).await?;
+    let addr = app.local_addr()?;
+    let base = app.context().instance.base_url.clone();
+    tracing::info!(%addr, %base, database = %startup::redact(&config.database.url), "tianguis is serving");
+    println!("tianguis listening on http://{addr} as {base}");
+    app.run_until(startup::shutdown_signal()).await
+}
+
+async fn user(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create { username, admin, password_stdin } => {
+            if !password_stdin {
+                anyhow::bail!("give --password-stdin and pipe the password in");
+            }
+            let username = Username::parse(&username)?;
+            let mut input = String::new();
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .context("reading the password from standard input")?;
+            let password = Password::parse(input.trim_end_matches(['\n', '\r']))?;
+            let user = accounts::create_user(ctx, &username, &password, admin).await?;
+            println!("created {} {}", user.role, user.username);
+        }
+        UserCommand::List => {
+            for user in accounts::list_users(ctx).await? {
+                println!("{}\t{}\t{}", user.username, user.role, user.created_at.format("%Y-%m-%d"));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn shop(ctx: &Context, cmd: ShopCommand) -> anyhow::Result<()> {
+    match cmd {
+        ShopCommand::Create { handle, owner, name, bio } => {
+            let new = NewShop::parse(&handle, &name, bio.as_deref())?;
+            let owner = accounts::find_user(ctx, &owner)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no account named {owner:?}; create it with tianguis user create"))?;
+            let shop = shops::create_shop(ctx, &owner, new).await?;
+            println!("created shop @{}@{} run by {}", shop.handle, ctx.instance.domain, owner.username);
+            println!("{}", shop.ap_id);
+        }
+        ShopCommand::List => {
+            for shop in shops::list_shops(ctx).await? {
+                let owner = shops::owner_of(ctx, &shop).await?;
+                println!("@{}\t{}\t{}\t{}", shop.handle, shop.display_name, owner.username, shop.ap_id);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn listing(ctx: &Context, cmd: ListingCommand) -> anyhow::Result<()> {
+    match cmd {
+        ListingCommand::Create(args) => {
+            if args.images.len() != args.alts.len() {
+                anyhow::bail!(
+                    "give one --alt for each --image ({} images, {} alt texts)",
+                    args.images.len(),
+                    args.alts.len()
+                );
+            }
+            let draft = ListingDraft::parse(
+                &args.title,
+                args.description.as_deref(),
+                &args.price,
+                &args.currency,
+                args.stock,
+                &args.tags,
+            )?;
+            let mut uploads = Vec::with_capacity(args.images.len());
+            for (path, alt) in args.images.iter().zip(args.alts) {
+                let bytes = std::fs::read(path).with_context(|| format!("reading image {}", path.display()))?;
+                uploads.push(ImageUpload { bytes, alt });
+            }
+            let view = listings::create_listing(ctx, Authority::Operator, &args.shop, draft, uploads).await?;
+            print_listing(&view);
+            println!("{}", view.url);
+        }
+        ListingCommand::Update(args) => {
+            let id = ctx.instance.listing_id_from_url(&args.url)?;
+            let tags = if args.clear_tags {
+                Some(Vec::new())
+            } else if args.tags.is_empty() {
+                None
+            } else {
+                Some(args.tags)
+            };
+            let changes = ListingChanges {
+                title: args.title,
+                description: args.description,
+                price: args.price,
+                currency: args.currency,
+                stock: args.stock,
+                tags,
+            };
+            let view = listings::update_listing(ctx, Authority::Operator, &id, changes).await?;
+            print_listing(&view);
+            println!("{}", view.url);
+        }
+        ListingCommand::Withdraw { url } => {
+            let id = ctx.instance.listing_id_from_url(&url)?;
+            let view = listings::withdraw_listing(ctx, Authority::Operator, &id).await?;
+            println!("withdrawn: {}", view.title);
+            println!("{}", view.url);
+        }
+        ListingCommand::List { shop, all } => {
+            let shop_id = match shop {
+                Some(handle) => Some(shops::get_shop(ctx, &handle).await?.id),
+                None => None,
+            };
+            let filter = ListingFilter { shop_id, include_withdrawn: all };
+            let mut page = PageRequest::parse(Some(1), Some(100))?;
+            loop {
+                let found = listings::list_listings(ctx, filter, page).await?;
+                for l in &found.items {
+                    println!("{}\t@{}\t{}\t{} {}\t{}\t{}", l.url, l.shop.handle, l.title, l.price, l.currency, l.stock, l.status);
+                }
+                if !found.has_next() {
+                    break;
+                }
+                page.page += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_listing(view: &ListingView) {
+    println!(
+        "{} · {} {} · stock {} · {} · @{}",
+        view.title, view.price, view.currency, view.stock, view.status, view.shop.handle
+    );
+}

@@ -1,0 +1,271 @@
+//! Configuration: a TOML file, then `TIANGUIS__SECTION__KEY` environment overrides.
+//!
+//! Which file: `--config FILE` if given (it must exist), else `./config.toml` if present, else the
+//! built-in defaults, which run an embedded node: SQLite and media under `./data`, serving on
+//! 127.0.0.1:8080 as `localhost:8080`. Every key is documented in `config.example.toml`, which a
+//! test parses.
+
+use std::path::{Path, PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration. A plain value, passed down; never a global.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`
+    pub server: ServerConfig,
+    /// `[instance]`
+    pub instance: InstanceConfig,
+    /// `[database]`
+    pub database: DatabaseConfig,
+    /// `[media]`
+    pub media: MediaConfig,
+    /// `[federation]`
+    pub federation: FederationConfig,
+    /// `[log]`
+    pub log: LogConfig,
+}
+
+/// `[server]`: the HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub bind: String,
+    /// Largest JSON or form body, in bytes (uploads have their own limit in `[media]`).
+    pub body_limit_bytes: usize,
+    /// Seconds a client may take to send its request headers.
+    pub header_timeout_secs: u64,
+    /// Seconds a client may take to send its request body.
+    pub body_timeout_secs: u64,
+    /// Seconds a whole request may take before it is answered 408.
+    pub request_timeout_secs: u64,
+    /// Seconds to finish in-flight requests after SIGTERM before exiting anyway.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:8080".into(),
+            body_limit_bytes: 64 * 1024,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            request_timeout_secs: 60,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+/// `[instance]`: who this node is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstanceConfig {
+    /// The domain in every id and handle (`coop.example`); may carry a port for local use.
+    pub domain: String,
+    /// The co-op's name, shown on pages.
+    pub name: String,
+}
+
+impl Default for InstanceConfig {
+    fn default() -> Self {
+        InstanceConfig {
+            domain: "localhost:8080".into(),
+            name: "Tianguis".into(),
+        }
+    }
+}
+
+/// `[database]`: SQLite (default) or PostgreSQL.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://data/tianguis.db` or `postgres://user@host/db`.
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://data/tianguis.db".into(),
+        }
+    }
+}
+
+/// `[media]`: uploaded images.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Directory for images and thumbnails.
+    pub dir: PathBuf,
+    /// Largest image upload, in bytes.
+    pub max_image_bytes: usize,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            dir: PathBuf::from("data/media"),
+            max_image_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[federation]`: ActivityPub settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FederationConfig {
+    /// Development mode: `http://` ids, ports and local addresses allowed. Never in production.
+    pub debug: bool,
+}
+
+/// `[log]`: logging.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` (readable, the default) or `json` (one object per line).
+    pub format: LogFormat,
+    /// `tracing` filter, e.g. `info` or `tianguis=debug,tower_http=debug`. `RUST_LOG` wins.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// JSON lines.
+    Json,
+}
+
+impl Config {
+    /// Load the configuration as described in the module docs.
+    pub fn load(explicit: Option<&Path>) -> anyhow::Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match explicit {
+            Some(path) => {
+                if !path.is_file() {
+                    anyhow::bail!("config file {} does not exist", path.display());
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None if Path::new("config.toml").is_file() => {
+                figment = figment.merge(Toml::file("config.toml"));
+            }
+            None => {}
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("TIANGUIS__").split("__"))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {}", one_line(&e.to_string())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parse a TOML document (no environment), for tests and `config.example.toml`.
+    pub fn from_toml(text: &str) -> anyhow::Result<Config> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {}", one_line(&e.to_string())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A configuration for tests: in-memory SQLite, federation debug on.
+    pub fn for_tests() -> Config {
+        let mut config = Config::default();
+        config.database.url = "sqlite::memory:".into();
+        config.federation.debug = true;
+        config.server.bind = "127.0.0.1:0".into();
+        config
+    }
+
+    /// Whether ids use `http://`: in debug mode, and for nodes on `localhost` or a loopback
+    /// address, which cannot have a certificate anyway. Everything else is `https://`.
+    pub fn insecure_http(&self) -> bool {
+        let host = self.instance.domain.split(':').next().unwrap_or_default();
+        self.federation.debug || host == "localhost" || host.starts_with("127.") || host == "[::1]"
+    }
+
+    /// The SQLite database file, if the database is a SQLite file.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let rest = self.database.url.strip_prefix("sqlite:")?;
+        if rest.contains(":memory:") || rest.contains("mode=memory") {
+            return None;
+        }
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or(path);
+        Some(PathBuf::from(path))
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let db = &self.database.url;
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            anyhow::bail!("database.url must start with sqlite: or postgres://, got {db:?}");
+        }
+        if self.instance.domain.trim().is_empty() {
+            anyhow::bail!("instance.domain must not be empty");
+        }
+        if self.media.max_image_bytes == 0 || self.server.body_limit_bytes == 0 {
+            anyhow::bail!("size limits must be above zero");
+        }
+        Ok(())
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_documents_every_key() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config.example.toml")).unwrap();
+        let parsed = Config::from_toml(&text).unwrap();
+        // Every key of the struct appears in the example, so the example documents them all.
+        let defaults = toml::Value::try_from(Config::default()).unwrap();
+        for (section, keys) in defaults.as_table().unwrap() {
+            assert!(text.contains(&format!("[{section}]")), "section [{section}] missing");
+            for key in keys.as_table().unwrap().keys() {
+                assert!(text.contains(&format!("\n{key} =")), "key {section}.{key} missing");
+            }
+        }
+        assert_eq!(parsed.instance.domain, "coop.example");
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_node() {
+        let config = Config::default();
+        assert_eq!(config.server.bind, "127.0.0.1:8080");
+        assert_eq!(config.instance.domain, "localhost:8080");
+        assert_eq!(config.sqlite_file(), Some(PathBuf::from("data/tianguis.db")));
+        assert!(config.insecure_http());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_urls_are_refused() {
+        assert!(Config::from_toml("[server]\nbnd = \"x\"").is_err());
+        assert!(Config::from_toml("[database]\nurl = \"mysql://x\"").is_err());
+        assert!(Config::from_toml("[instance]\ndomain = \"coop.example\"").is_ok_and(|c| !c.insecure_http()));
+    }
+}

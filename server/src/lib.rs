@@ -1,0 +1,14 @@
+//! The composition root: configuration, telemetry, startup, the JSON API, the HTML pages and the
+//! `tianguis` CLI. Business rules live in `market`; ActivityPub in `federation`. `main.rs` only
+//! calls [`cli::run`].
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod pages;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;
+
+pub use config::Config;
+pub use startup::Application;

@@ -1,0 +1,170 @@
+//! Server-rendered HTML pages: the node's home, a shop, a listing. They work without JavaScript;
+//! every text is escaped by the templates, only the sanitised description HTML is inserted as is.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::{
+    Router,
+    extract::{Path, Query, State},
+    http::{StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use market::{
+    entities::shop,
+    service::{
+        PageRequest,
+        listings::{self, ListingFilter, ListingView},
+        shops,
+    },
+};
+
+use crate::routes::AppState;
+
+/// The page routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/shops/{handle}", get(shop_page))
+        .route("/listings/{id}", get(listing_page))
+        .route("/static/style.css", get(stylesheet))
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage<'a> {
+    node_name: &'a str,
+    domain: &'a str,
+    listings: Vec<ListingView>,
+    shops: Vec<shop::Model>,
+}
+
+#[derive(Template)]
+#[template(path = "shop.html")]
+struct ShopPage<'a> {
+    node_name: &'a str,
+    domain: &'a str,
+    shop: shop::Model,
+    listings: Vec<ListingView>,
+    page: u64,
+    has_next: bool,
+}
+
+#[derive(Template)]
+#[template(path = "listing.html")]
+struct ListingPage<'a> {
+    node_name: &'a str,
+    l: ListingView,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    node_name: &'a str,
+    heading: &'a str,
+    message: &'a str,
+}
+
+/// An error shown as a page.
+struct PageError {
+    status: StatusCode,
+    node_name: String,
+    message: String,
+}
+
+impl PageError {
+    fn new(state: &AppState, err: market::Error) -> Self {
+        if err.is_internal() {
+            tracing::error!(error = %err, "page failed");
+        }
+        PageError {
+            status: StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            node_name: state.ctx.instance.name.clone(),
+            message: err.public_message(),
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let heading = self.status.canonical_reason().unwrap_or("Error");
+        let page = ErrorPage { node_name: &self.node_name, heading, message: &self.message };
+        (self.status, render(&page)).into_response()
+    }
+}
+
+fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+async fn home(State(state): State<AppState>) -> Result<Response, PageError> {
+    let ctx = &state.ctx;
+    let page = PageRequest::parse(Some(1), Some(24)).map_err(|e| PageError::new(&state, e))?;
+    let recent = listings::list_listings(ctx, ListingFilter::default(), page)
+        .await
+        .map_err(|e| PageError::new(&state, e))?;
+    let shops = shops::list_shops(ctx).await.map_err(|e| PageError::new(&state, e))?;
+    Ok(render(&HomePage {
+        node_name: &ctx.instance.name,
+        domain: &ctx.instance.domain,
+        listings: recent.items,
+        shops,
+    }))
+}
+
+async fn shop_page(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let ctx = &state.ctx;
+    let fail = |e| PageError::new(&state, e);
+    let shop = shops::get_shop(ctx, &handle).await.map_err(fail)?;
+    let number = query.get("page").map(|p| p.parse::<u64>().unwrap_or(1));
+    let page = PageRequest::parse(number.filter(|n| *n >= 1), Some(24)).map_err(fail)?;
+    let filter = ListingFilter { shop_id: Some(shop.id), include_withdrawn: false };
+    let found = listings::list_listings(ctx, filter, page).await.map_err(fail)?;
+    Ok(render(&ShopPage {
+        node_name: &ctx.instance.name,
+        domain: &ctx.instance.domain,
+        has_next: found.has_next(),
+        page: found.page,
+        listings: found.items,
+        shop,
+    }))
+}
+
+async fn listing_page(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, PageError> {
+    let ctx = &state.ctx;
+    let id = uuid::Uuid::parse_str(&id)
+        .map_err(|_| PageError::new(&state, market::Error::not_found("listing")))?
+        .to_string();
+    let listing = listings::get_listing(ctx, &id).await.map_err(|e| PageError::new(&state, e))?;
+    if listing.status == "withdrawn" {
+        return Err(PageError {
+            status: StatusCode::GONE,
+            node_name: ctx.instance.name.clone(),
+            message: "This listing was withdrawn by its shop.".into(),
+        });
+    }
+    Ok(render(&ListingPage { node_name: &ctx.instance.name, l: listing }))
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../static/style.css"),
+    )
+}
+
+/// The page for any unknown path.
+pub async fn not_found(State(state): State<AppState>) -> Response {
+    PageError::new(&state, market::Error::not_found("page")).into_response()
+}

@@ -1,0 +1,75 @@
+//! The HTTP surface: health, JSON API, HTML pages and media, with the limits every route shares.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    extract::{DefaultBodyLimit, State},
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
+use market::Context;
+use tower_http::{
+    services::ServeDir,
+    set_header::SetResponseHeaderLayer,
+    timeout::{RequestBodyTimeoutLayer, TimeoutLayer},
+    trace::TraceLayer,
+};
+
+use crate::{api, config::Config, pages};
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    /// Database and instance.
+    pub ctx: Context,
+    /// The configuration the node runs with.
+    pub config: Arc<Config>,
+}
+
+/// Build the router with its layers.
+pub fn router(ctx: Context, config: Arc<Config>) -> Router {
+    let state = AppState { ctx: ctx.clone(), config: config.clone() };
+    let media = Router::new()
+        .fallback_service(ServeDir::new(&ctx.instance.media_dir))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("public, max-age=31536000, immutable"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            header::HeaderValue::from_static("nosniff"),
+        ));
+    Router::new()
+        .route("/health", get(health))
+        .nest("/api/v1", api::router(&config))
+        .merge(pages::router())
+        .nest_service("/media", media)
+        .fallback(pages::not_found)
+        .layer(DefaultBodyLimit::max(config.server.body_limit_bytes))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(config.server.body_timeout_secs)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(config.server.request_timeout_secs),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// `GET /health`: 200 when the database answers, 503 when it does not.
+async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    match market::db::ping(&state.ctx.db).await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(serde_json::json!({"status": "ok", "database": "ok", "version": env!("CARGO_PKG_VERSION")})),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable", "database": "unavailable"})),
+            )
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Building and running the node: database, migrations, routes, and an HTTP server with header
+//! and body timeouts and graceful shutdown.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
+    service::TowerToHyperService,
+};
+use market::{Context, Instance};
+use tokio::net::TcpListener;
+
+use crate::{config::Config, routes};
+
+/// Open the database (creating `./data` for the embedded default), apply migrations and build
+/// the shared context. Used by `serve` and by every CLI command.
+pub async fn open_context(config: &Config) -> anyhow::Result<Context> {
+    if let Some(file) = config.sqlite_file()
+        && let Some(parent) = file.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the database directory {}", parent.display()))?;
+    }
+    std::fs::create_dir_all(&config.media.dir)
+        .with_context(|| format!("creating the media directory {}", config.media.dir.display()))?;
+    let db = market::db::connect(&config.database.url)
+        .await
+        .with_context(|| format!("opening the database {}", redact(&config.database.url)))?;
+    market::db::migrate(&db).await.context("applying migrations")?;
+    let instance = Instance::new(
+        &config.instance.domain,
+        &config.instance.name,
+        config.insecure_http(),
+        config.media.dir.clone(),
+        config.media.max_image_bytes,
+    )?;
+    Ok(Context::new(db, instance))
+}
+
+/// A node ready to serve: bound, migrated, routed.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    ctx: Context,
+    config: Arc<Config>,
+}
+
+impl Application {
+    /// Bind `[server] bind` and build the node.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&config.server.bind)
+            .await
+            .with_context(|| format!("binding {}", config.server.bind))?;
+        Self::build_with_listener(config, listener).await
+    }
+
+    /// Build the node on a listener the caller bound (tests bind port 0 first, then set the
+    /// domain to `localhost:PORT`).
+    pub async fn build_with_listener(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+        let ctx = open_context(&config).await?;
+        let config = Arc::new(config);
+        let router = routes::router(ctx.clone(), config.clone());
+        Ok(Application { listener, router, ctx, config })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The node's context (database and instance), for tests and tools.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Serve until `shutdown` resolves, then stop accepting, let in-flight requests finish
+    /// (up to `[server] shutdown_grace_secs`) and return.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let Application { listener, router, config, .. } = self;
+        let graceful = GracefulShutdown::new();
+        let header_timeout = Duration::from_secs(config.server.header_timeout_secs);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(pair) => pair,
+                        Err(e) => {
+                            // Running out of file descriptors and similar: back off, keep serving.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let service = TowerToHyperService::new(router.clone());
+                    let connection = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(header_timeout)
+                        .serve_connection(TokioIo::new(stream), service);
+                    let watched = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        if let Err(e) = watched.await {
+                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                    });
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        drop(listener);
+        tracing::info!("shutting down: finishing in-flight requests");
+        let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+        if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+            tracing::warn!("requests still running after {grace:?}; exiting anyway");
+        }
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// A database URL with any password replaced, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
