@@ -1,0 +1,5 @@
+//! The node as a process sees it: restarts, concurrency, health, limits and timeouts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod restart;
