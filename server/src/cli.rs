@@ -122,7 +122,7 @@ pub struct CreateListing {
     #[arg(long)]
     title: String,
     /// Price as a decimal, e.g. 28.00 (no more decimals than the currency has).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     price: String,
     /// ISO 4217 currency code, e.g. EUR.
     #[arg(long)]
@@ -153,7 +153,7 @@ pub struct UpdateListing {
     #[arg(long)]
     title: Option<String>,
     /// New price.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     price: Option<String>,
     /// New currency.
     #[arg(long)]
