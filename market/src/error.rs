@@ -27,6 +27,9 @@ pub enum Error {
     /// 409: the request conflicts with the current state (a taken handle, a withdrawn listing).
     #[error("{0}")]
     Conflict(String),
+    /// 408: the client took too long to send its request.
+    #[error("{0}")]
+    TimedOut(String),
     /// 413: the body or upload is larger than allowed.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -70,6 +73,7 @@ impl Error {
             Error::Unauthorized(_) => 401,
             Error::Forbidden(_) => 403,
             Error::NotFound(_) => 404,
+            Error::TimedOut(_) => 408,
             Error::Conflict(_) => 409,
             Error::PayloadTooLarge(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
@@ -85,6 +89,7 @@ impl Error {
             Error::Unauthorized(_) => "unauthorized",
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
+            Error::TimedOut(_) => "timed_out",
             Error::Conflict(_) => "conflict",
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",

@@ -59,8 +59,23 @@ where
     }
 }
 
+/// Whether a body error was caused by the request body timeout (`[server] body_timeout_secs`).
+pub fn caused_by_body_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(err) = current {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}
+
 fn json_rejection(rejection: JsonRejection) -> market::Error {
     use market::Error;
+    if caused_by_body_timeout(&rejection) {
+        return Error::TimedOut("the request body did not arrive in time".into());
+    }
     match rejection {
         JsonRejection::JsonDataError(e) => {
             let text = e.body_text();

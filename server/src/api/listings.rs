@@ -181,7 +181,9 @@ pub async fn upload_image(
     let shop = shops::get_shop(&state.ctx, &listing.shop.handle).await?;
     shops::ensure_can_manage(Authority::User(&auth.user), &shop)?;
     let multipart_error = |e: axum::extract::multipart::MultipartError| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if super::error::caused_by_body_timeout(&e) {
+            Error::TimedOut("the upload did not arrive in time".into())
+        } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Error::PayloadTooLarge(format!(
                 "the image is larger than the limit of {} bytes",
                 state.ctx.instance.max_image_bytes
