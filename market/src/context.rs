@@ -75,7 +75,10 @@ impl Instance {
         let bad = || {
             Error::invalid(
                 "url",
-                format!("{url_or_id:?} is not a listing URL of this node ({})", self.domain),
+                format!(
+                    "{url_or_id:?} is not a listing URL of this node ({})",
+                    self.domain
+                ),
             )
         };
         if !url_or_id.contains('/') {

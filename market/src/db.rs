@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
+use migrations::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
-use migrations::{Migrator, MigratorTrait};
 
 use crate::Result;
 

@@ -101,7 +101,9 @@ impl Error {
     /// The text a client may see. Internal causes are replaced by a generic sentence.
     pub fn public_message(&self) -> String {
         match self {
-            Error::Db(_) | Error::Internal(_) => "internal error; the node's log has details".into(),
+            Error::Db(_) | Error::Internal(_) => {
+                "internal error; the node's log has details".into()
+            }
             other => other.to_string(),
         }
     }

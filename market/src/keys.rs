@@ -47,8 +47,14 @@ mod tests {
     #[test]
     fn generated_pems_parse_back_and_match() {
         let pair = generate().unwrap();
-        assert!(pair.private_key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
-        assert!(pair.public_key_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+        assert!(
+            pair.private_key_pem
+                .starts_with("-----BEGIN PRIVATE KEY-----")
+        );
+        assert!(
+            pair.public_key_pem
+                .starts_with("-----BEGIN PUBLIC KEY-----")
+        );
         let private = RsaPrivateKey::from_pkcs8_pem(&pair.private_key_pem).unwrap();
         let public = RsaPublicKey::from_public_key_pem(&pair.public_key_pem).unwrap();
         assert_eq!(RsaPublicKey::from(&private), public);

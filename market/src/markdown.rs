@@ -8,10 +8,11 @@ use pulldown_cmark::{Event, Options, Parser, html};
 
 /// Render a description to HTML that is safe to embed in a page.
 pub fn render(markdown: &str) -> String {
-    let parser = Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH).map(|event| match event {
-        Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
-        other => other,
-    });
+    let parser =
+        Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH).map(|event| match event {
+            Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
+            other => other,
+        });
     let mut out = String::new();
     html::push_html(&mut out, parser);
     ammonia::Builder::default()
@@ -26,7 +27,10 @@ mod tests {
 
     #[test]
     fn markdown_becomes_html() {
-        assert_eq!(render("**glazed** stoneware"), "<p><strong>glazed</strong> stoneware</p>\n");
+        assert_eq!(
+            render("**glazed** stoneware"),
+            "<p><strong>glazed</strong> stoneware</p>\n"
+        );
     }
 
     #[test]

@@ -184,7 +184,10 @@ pub fn parse() -> Cli {
                 e.exit();
             }
             let text = e.to_string();
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments");
             eprintln!("{first} (see tianguis --help)");
             std::process::exit(2);
         }
@@ -205,7 +208,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => unreachable_serve(),
         Command::Migrate => {
-            println!("database is up to date ({})", startup::redact(&config.database.url));
+            println!(
+                "database is up to date ({})",
+                startup::redact(&config.database.url)
+            );
             Ok(())
         }
         Command::User(cmd) => user(&ctx, cmd).await,
@@ -230,7 +236,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn user(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
-        UserCommand::Create { username, admin, password_stdin } => {
+        UserCommand::Create {
+            username,
+            admin,
+            password_stdin,
+        } => {
             if !password_stdin {
                 anyhow::bail!("give --password-stdin and pipe the password in");
             }
@@ -245,7 +255,12 @@ async fn user(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::List => {
             for user in accounts::list_users(ctx).await? {
-                println!("{}\t{}\t{}", user.username, user.role, user.created_at.format("%Y-%m-%d"));
+                println!(
+                    "{}\t{}\t{}",
+                    user.username,
+                    user.role,
+                    user.created_at.format("%Y-%m-%d")
+                );
             }
         }
     }
@@ -254,19 +269,30 @@ async fn user(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
 
 async fn shop(ctx: &Context, cmd: ShopCommand) -> anyhow::Result<()> {
     match cmd {
-        ShopCommand::Create { handle, owner, name, bio } => {
+        ShopCommand::Create {
+            handle,
+            owner,
+            name,
+            bio,
+        } => {
             let new = NewShop::parse(&handle, &name, bio.as_deref())?;
-            let owner = accounts::find_user(ctx, &owner)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no account named {owner:?}; create it with tianguis user create"))?;
+            let owner = accounts::find_user(ctx, &owner).await?.ok_or_else(|| {
+                anyhow::anyhow!("no account named {owner:?}; create it with tianguis user create")
+            })?;
             let shop = shops::create_shop(ctx, &owner, new).await?;
-            println!("created shop @{}@{} run by {}", shop.handle, ctx.instance.domain, owner.username);
+            println!(
+                "created shop @{}@{} run by {}",
+                shop.handle, ctx.instance.domain, owner.username
+            );
             println!("{}", shop.ap_id);
         }
         ShopCommand::List => {
             for shop in shops::list_shops(ctx).await? {
                 let owner = shops::owner_of(ctx, &shop).await?;
-                println!("@{}\t{}\t{}\t{}", shop.handle, shop.display_name, owner.username, shop.ap_id);
+                println!(
+                    "@{}\t{}\t{}\t{}",
+                    shop.handle, shop.display_name, owner.username, shop.ap_id
+                );
             }
         }
     }
@@ -293,10 +319,13 @@ async fn listing(ctx: &Context, cmd: ListingCommand) -> anyhow::Result<()> {
             )?;
             let mut uploads = Vec::with_capacity(args.images.len());
             for (path, alt) in args.images.iter().zip(args.alts) {
-                let bytes = std::fs::read(path).with_context(|| format!("reading image {}", path.display()))?;
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("reading image {}", path.display()))?;
                 uploads.push(ImageUpload { bytes, alt });
             }
-            let view = listings::create_listing(ctx, Authority::Operator, &args.shop, draft, uploads).await?;
+            let view =
+                listings::create_listing(ctx, Authority::Operator, &args.shop, draft, uploads)
+                    .await?;
             print_listing(&view);
             println!("{}", view.url);
         }
@@ -332,12 +361,18 @@ async fn listing(ctx: &Context, cmd: ListingCommand) -> anyhow::Result<()> {
                 Some(handle) => Some(shops::get_shop(ctx, &handle).await?.id),
                 None => None,
             };
-            let filter = ListingFilter { shop_id, include_withdrawn: all };
+            let filter = ListingFilter {
+                shop_id,
+                include_withdrawn: all,
+            };
             let mut page = PageRequest::parse(Some(1), Some(100))?;
             loop {
                 let found = listings::list_listings(ctx, filter, page).await?;
                 for l in &found.items {
-                    println!("{}\t@{}\t{}\t{} {}\t{}\t{}", l.url, l.shop.handle, l.title, l.price, l.currency, l.stock, l.status);
+                    println!(
+                        "{}\t@{}\t{}\t{} {}\t{}\t{}",
+                        l.url, l.shop.handle, l.title, l.price, l.currency, l.stock, l.status
+                    );
                 }
                 if !found.has_next() {
                     break;

@@ -216,7 +216,10 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         let db = &self.database.url;
-        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
             anyhow::bail!("database.url must start with sqlite: or postgres://, got {db:?}");
         }
         if self.instance.domain.trim().is_empty() {
@@ -240,14 +243,24 @@ mod tests {
 
     #[test]
     fn example_config_parses_and_documents_every_key() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config.example.toml")).unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config.example.toml"
+        ))
+        .unwrap();
         let parsed = Config::from_toml(&text).unwrap();
         // Every key of the struct appears in the example, so the example documents them all.
         let defaults = toml::Value::try_from(Config::default()).unwrap();
         for (section, keys) in defaults.as_table().unwrap() {
-            assert!(text.contains(&format!("[{section}]")), "section [{section}] missing");
+            assert!(
+                text.contains(&format!("[{section}]")),
+                "section [{section}] missing"
+            );
             for key in keys.as_table().unwrap().keys() {
-                assert!(text.contains(&format!("\n{key} =")), "key {section}.{key} missing");
+                assert!(
+                    text.contains(&format!("\n{key} =")),
+                    "key {section}.{key} missing"
+                );
             }
         }
         assert_eq!(parsed.instance.domain, "coop.example");
@@ -258,7 +271,10 @@ mod tests {
         let config = Config::default();
         assert_eq!(config.server.bind, "127.0.0.1:8080");
         assert_eq!(config.instance.domain, "localhost:8080");
-        assert_eq!(config.sqlite_file(), Some(PathBuf::from("data/tianguis.db")));
+        assert_eq!(
+            config.sqlite_file(),
+            Some(PathBuf::from("data/tianguis.db"))
+        );
         assert!(config.insecure_http());
     }
 
@@ -266,6 +282,9 @@ mod tests {
     fn unknown_keys_and_bad_urls_are_refused() {
         assert!(Config::from_toml("[server]\nbnd = \"x\"").is_err());
         assert!(Config::from_toml("[database]\nurl = \"mysql://x\"").is_err());
-        assert!(Config::from_toml("[instance]\ndomain = \"coop.example\"").is_ok_and(|c| !c.insecure_http()));
+        assert!(
+            Config::from_toml("[instance]\ndomain = \"coop.example\"")
+                .is_ok_and(|c| !c.insecure_http())
+        );
     }
 }

@@ -89,7 +89,11 @@ impl PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let heading = self.status.canonical_reason().unwrap_or("Error");
-        let page = ErrorPage { node_name: &self.node_name, heading, message: &self.message };
+        let page = ErrorPage {
+            node_name: &self.node_name,
+            heading,
+            message: &self.message,
+        };
         (self.status, render(&page)).into_response()
     }
 }
@@ -110,7 +114,9 @@ async fn home(State(state): State<AppState>) -> Result<Response, PageError> {
     let recent = listings::list_listings(ctx, ListingFilter::default(), page)
         .await
         .map_err(|e| PageError::new(&state, e))?;
-    let shops = shops::list_shops(ctx).await.map_err(|e| PageError::new(&state, e))?;
+    let shops = shops::list_shops(ctx)
+        .await
+        .map_err(|e| PageError::new(&state, e))?;
     Ok(render(&HomePage {
         node_name: &ctx.instance.name,
         domain: &ctx.instance.domain,
@@ -129,8 +135,13 @@ async fn shop_page(
     let shop = shops::get_shop(ctx, &handle).await.map_err(fail)?;
     let number = query.get("page").map(|p| p.parse::<u64>().unwrap_or(1));
     let page = PageRequest::parse(number.filter(|n| *n >= 1), Some(24)).map_err(fail)?;
-    let filter = ListingFilter { shop_id: Some(shop.id), include_withdrawn: false };
-    let found = listings::list_listings(ctx, filter, page).await.map_err(fail)?;
+    let filter = ListingFilter {
+        shop_id: Some(shop.id),
+        include_withdrawn: false,
+    };
+    let found = listings::list_listings(ctx, filter, page)
+        .await
+        .map_err(fail)?;
     Ok(render(&ShopPage {
         node_name: &ctx.instance.name,
         domain: &ctx.instance.domain,
@@ -141,12 +152,17 @@ async fn shop_page(
     }))
 }
 
-async fn listing_page(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn listing_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let ctx = &state.ctx;
     let id = uuid::Uuid::parse_str(&id)
         .map_err(|_| PageError::new(&state, market::Error::not_found("listing")))?
         .to_string();
-    let listing = listings::get_listing(ctx, &id).await.map_err(|e| PageError::new(&state, e))?;
+    let listing = listings::get_listing(ctx, &id)
+        .await
+        .map_err(|e| PageError::new(&state, e))?;
     if listing.status == "withdrawn" {
         return Err(PageError {
             status: StatusCode::GONE,
@@ -154,12 +170,18 @@ async fn listing_page(State(state): State<AppState>, Path(id): Path<String>) -> 
             message: "This listing was withdrawn by its shop.".into(),
         });
     }
-    Ok(render(&ListingPage { node_name: &ctx.instance.name, l: listing }))
+    Ok(render(&ListingPage {
+        node_name: &ctx.instance.name,
+        l: listing,
+    }))
 }
 
 async fn stylesheet() -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
         include_str!("../static/style.css"),
     )
 }

@@ -30,7 +30,10 @@ pub struct AppState {
 
 /// Build the router with its layers.
 pub fn router(ctx: Context, config: Arc<Config>) -> Router {
-    let state = AppState { ctx: ctx.clone(), config: config.clone() };
+    let state = AppState {
+        ctx: ctx.clone(),
+        config: config.clone(),
+    };
     let media = Router::new()
         .fallback_service(ServeDir::new(&ctx.instance.media_dir))
         .layer(SetResponseHeaderLayer::overriding(
@@ -48,7 +51,9 @@ pub fn router(ctx: Context, config: Arc<Config>) -> Router {
         .nest_service("/media", media)
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(config.server.body_limit_bytes))
-        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(config.server.body_timeout_secs)))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
+            config.server.body_timeout_secs,
+        )))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(config.server.request_timeout_secs),
@@ -62,7 +67,9 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
     match market::db::ping(&state.ctx.db).await {
         Ok(()) => (
             StatusCode::OK,
-            Json(serde_json::json!({"status": "ok", "database": "ok", "version": env!("CARGO_PKG_VERSION")})),
+            Json(
+                serde_json::json!({"status": "ok", "database": "ok", "version": env!("CARGO_PKG_VERSION")}),
+            ),
         ),
         Err(e) => {
             tracing::error!(error = %e, "health check: database does not answer");

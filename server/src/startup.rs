@@ -24,12 +24,18 @@ pub async fn open_context(config: &Config) -> anyhow::Result<Context> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating the database directory {}", parent.display()))?;
     }
-    std::fs::create_dir_all(&config.media.dir)
-        .with_context(|| format!("creating the media directory {}", config.media.dir.display()))?;
+    std::fs::create_dir_all(&config.media.dir).with_context(|| {
+        format!(
+            "creating the media directory {}",
+            config.media.dir.display()
+        )
+    })?;
     let db = market::db::connect(&config.database.url)
         .await
         .with_context(|| format!("opening the database {}", redact(&config.database.url)))?;
-    market::db::migrate(&db).await.context("applying migrations")?;
+    market::db::migrate(&db)
+        .await
+        .context("applying migrations")?;
     let instance = Instance::new(
         &config.instance.domain,
         &config.instance.name,
@@ -59,11 +65,19 @@ impl Application {
 
     /// Build the node on a listener the caller bound (tests bind port 0 first, then set the
     /// domain to `localhost:PORT`).
-    pub async fn build_with_listener(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+    pub async fn build_with_listener(
+        config: Config,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
         let ctx = open_context(&config).await?;
         let config = Arc::new(config);
         let router = routes::router(ctx.clone(), config.clone());
-        Ok(Application { listener, router, ctx, config })
+        Ok(Application {
+            listener,
+            router,
+            ctx,
+            config,
+        })
     }
 
     /// The address actually bound.
@@ -79,7 +93,12 @@ impl Application {
     /// Serve until `shutdown` resolves, then stop accepting, let in-flight requests finish
     /// (up to `[server] shutdown_grace_secs`) and return.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let Application { listener, router, config, .. } = self;
+        let Application {
+            listener,
+            router,
+            config,
+            ..
+        } = self;
         let graceful = GracefulShutdown::new();
         let header_timeout = Duration::from_secs(config.server.header_timeout_secs);
         tokio::pin!(shutdown);
@@ -113,7 +132,10 @@ impl Application {
         drop(listener);
         tracing::info!("shutting down: finishing in-flight requests");
         let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-        if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        if tokio::time::timeout(grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
             tracing::warn!("requests still running after {grace:?}; exiting anyway");
         }
         Ok(())

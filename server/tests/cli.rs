@@ -33,7 +33,9 @@ impl Site {
         {
             let name = format!("tianguis_t_{}", uuid::Uuid::new_v4().simple());
             let conn = Database::connect(&admin).await.unwrap();
-            conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+            conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .unwrap();
             let mut url = url::Url::parse(&admin).unwrap();
             url.set_path(&format!("/{name}"));
             env.push(("TIANGUIS__DATABASE__URL".to_string(), url.to_string()));
@@ -49,7 +51,9 @@ impl Site {
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(BIN);
         command.args(args).current_dir(self.path());
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("TIANGUIS__") || k == "RUST_LOG") {
+        for (key, _) in
+            std::env::vars().filter(|(k, _)| k.starts_with("TIANGUIS__") || k == "RUST_LOG")
+        {
             command.env_remove(key);
         }
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
@@ -68,14 +72,23 @@ impl Site {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     }
 
     /// Run a command that must succeed; returns its standard output.
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -83,8 +96,16 @@ impl Site {
     fn fails(&self, args: &[&str], stdin: &str) -> String {
         let out = self.run_with_stdin(args, stdin);
         let stderr = String::from_utf8(out.stderr).unwrap();
-        assert!(!out.status.success(), "{args:?} succeeded: {}", String::from_utf8_lossy(&out.stdout));
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: not one line: {stderr:?}");
+        assert!(
+            !out.status.success(),
+            "{args:?} succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{args:?}: not one line: {stderr:?}"
+        );
         assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
         stderr.trim_end().to_string()
     }
@@ -106,7 +127,9 @@ impl Site {
                 let _ = tx.send(line);
             }
         });
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("serve printed no address");
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve printed no address");
         let addr = line
             .strip_prefix("tianguis listening on ")
             .and_then(|rest| rest.split_whitespace().next())
@@ -131,14 +154,20 @@ fn png(path: &Path) {
 }
 
 fn sigterm_and_wait(mut child: Child) -> std::process::ExitStatus {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        assert!(Instant::now() < deadline, "serve did not exit after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "serve did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -151,36 +180,96 @@ async fn get(url: &str) -> (u16, String) {
 #[tokio::test]
 async fn cli_builds_a_shop_that_serve_shows_and_sigterm_stops() {
     let site = Site::new().await;
-    let out = site.run_with_stdin(&["user", "create", "--username", "ana", "--password-stdin"], "s3cret-pass\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    site.ok(&["shop", "create", "--handle", "pottery", "--owner", "ana", "--name", "Ana's Pottery", "--bio", "Stoneware"]);
+    let out = site.run_with_stdin(
+        &["user", "create", "--username", "ana", "--password-stdin"],
+        "s3cret-pass\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    site.ok(&[
+        "shop",
+        "create",
+        "--handle",
+        "pottery",
+        "--owner",
+        "ana",
+        "--name",
+        "Ana's Pottery",
+        "--bio",
+        "Stoneware",
+    ]);
     png(&site.path().join("mug.png"));
     let created = site.ok(&[
-        "listing", "create", "--shop", "pottery", "--title", "Blue mug", "--price", "28.00", "--currency", "EUR",
-        "--stock", "3", "--tag", "pottery", "--tag", "Mug", "--description", "**Hand thrown**", "--image", "mug.png",
-        "--alt", "A blue mug on a shelf",
+        "listing",
+        "create",
+        "--shop",
+        "pottery",
+        "--title",
+        "Blue mug",
+        "--price",
+        "28.00",
+        "--currency",
+        "EUR",
+        "--stock",
+        "3",
+        "--tag",
+        "pottery",
+        "--tag",
+        "Mug",
+        "--description",
+        "**Hand thrown**",
+        "--image",
+        "mug.png",
+        "--alt",
+        "A blue mug on a shelf",
     ]);
     let url = created.lines().last().unwrap().to_string();
     assert!(url.starts_with("http://localhost:8080/listings/"), "{url}");
 
-    let updated = site.ok(&["listing", "update", &url, "--price", "30.50", "--stock", "0"]);
+    let updated = site.ok(&[
+        "listing", "update", &url, "--price", "30.50", "--stock", "0",
+    ]);
     assert_eq!(updated.lines().last().unwrap(), url);
-    assert!(updated.contains("30.50 EUR") && updated.contains("sold_out"), "{updated}");
+    assert!(
+        updated.contains("30.50 EUR") && updated.contains("sold_out"),
+        "{updated}"
+    );
     let listed = site.ok(&["listing", "list", "--shop", "pottery"]);
-    assert!(listed.contains(&url) && listed.contains("30.50 EUR"), "{listed}");
+    assert!(
+        listed.contains(&url) && listed.contains("30.50 EUR"),
+        "{listed}"
+    );
 
     let (server, addr) = site.serve(&[("TIANGUIS__INSTANCE__NAME", "Cooperativa Sur")]);
     let base = addr;
     let (status, health) = get(&format!("{base}/health")).await;
-    assert_eq!((status, health.contains("\"database\":\"ok\"")), (200, true), "{health}");
+    assert_eq!(
+        (status, health.contains("\"database\":\"ok\"")),
+        (200, true),
+        "{health}"
+    );
     let path = url.trim_start_matches("http://localhost:8080");
     let (status, page) = get(&format!("{base}{path}")).await;
     assert_eq!(status, 200);
-    for expected in ["Blue mug", "30.50", "EUR", "Sold out", "A blue mug on a shelf", "<strong>Hand thrown</strong>", "Cooperativa Sur"] {
+    for expected in [
+        "Blue mug",
+        "30.50",
+        "EUR",
+        "Sold out",
+        "A blue mug on a shelf",
+        "<strong>Hand thrown</strong>",
+        "Cooperativa Sur",
+    ] {
         assert!(page.contains(expected), "listing page lacks {expected:?}");
     }
     let (status, shop) = get(&format!("{base}/shops/pottery")).await;
-    assert!(status == 200 && shop.contains("Ana&#39;s Pottery") && shop.contains("Blue mug"), "{shop}");
+    assert!(
+        status == 200 && shop.contains("Ana&#39;s Pottery") && shop.contains("Blue mug"),
+        "{shop}"
+    );
 
     // The CLI works against the database the server is using, while it runs.
     site.ok(&["listing", "withdraw", &url]);
@@ -190,7 +279,9 @@ async fn cli_builds_a_shop_that_serve_shows_and_sigterm_stops() {
     assert!(status.success(), "serve exited with {status}");
     if site.pg.is_none() {
         assert!(site.path().join("data/tianguis.db").is_file());
-        let media = std::fs::read_dir(site.path().join("data/media")).unwrap().count();
+        let media = std::fs::read_dir(site.path().join("data/media"))
+            .unwrap()
+            .count();
         assert_eq!(media, 2, "the image and its thumbnail");
     }
     site.cleanup().await;
@@ -199,42 +290,184 @@ async fn cli_builds_a_shop_that_serve_shows_and_sigterm_stops() {
 #[tokio::test]
 async fn bad_arguments_get_a_one_line_error_and_change_nothing() {
     let site = Site::new().await;
-    let out = site.run_with_stdin(&["user", "create", "--username", "ana", "--password-stdin"], "s3cret-pass");
+    let out = site.run_with_stdin(
+        &["user", "create", "--username", "ana", "--password-stdin"],
+        "s3cret-pass",
+    );
     assert!(out.status.success());
-    site.ok(&["shop", "create", "--handle", "pottery", "--owner", "ana", "--name", "Pottery"]);
+    site.ok(&[
+        "shop", "create", "--handle", "pottery", "--owner", "ana", "--name", "Pottery",
+    ]);
     std::fs::write(site.path().join("notes.png"), "this is not an image").unwrap();
     png(&site.path().join("ok.png"));
-    let base = ["listing", "create", "--shop", "pottery", "--title", "Mug", "--currency", "EUR", "--stock", "1"];
-    let with = |extra: &[&'static str]| -> Vec<&'static str> { base.iter().copied().chain(extra.iter().copied()).collect() };
+    let base = [
+        "listing",
+        "create",
+        "--shop",
+        "pottery",
+        "--title",
+        "Mug",
+        "--currency",
+        "EUR",
+        "--stock",
+        "1",
+    ];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        base.iter().copied().chain(extra.iter().copied()).collect()
+    };
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["listing", "create", "--bogus"], "--bogus"),
-        (vec!["listing", "create", "--shop", "pottery", "--title", "Mug"], "required"),
+        (
+            vec!["listing", "create", "--shop", "pottery", "--title", "Mug"],
+            "required",
+        ),
         (with(&["--price", "-1"]), "negative"),
         (with(&["--price", "28.001"]), "decimal places"),
         (with(&["--price", "abc"]), "price"),
-        (vec!["listing", "create", "--shop", "pottery", "--title", "Mug", "--price", "1", "--currency", "XYZ", "--stock", "1"], "currency"),
-        (vec!["listing", "create", "--shop", "pottery", "--title", "Mug", "--price", "1", "--currency", "EUR", "--stock", "-1"], "stock"),
-        (vec!["listing", "create", "--shop", "nosuch", "--title", "Mug", "--price", "1", "--currency", "EUR", "--stock", "1"], "shop not found"),
+        (
+            vec![
+                "listing",
+                "create",
+                "--shop",
+                "pottery",
+                "--title",
+                "Mug",
+                "--price",
+                "1",
+                "--currency",
+                "XYZ",
+                "--stock",
+                "1",
+            ],
+            "currency",
+        ),
+        (
+            vec![
+                "listing",
+                "create",
+                "--shop",
+                "pottery",
+                "--title",
+                "Mug",
+                "--price",
+                "1",
+                "--currency",
+                "EUR",
+                "--stock",
+                "-1",
+            ],
+            "stock",
+        ),
+        (
+            vec![
+                "listing",
+                "create",
+                "--shop",
+                "nosuch",
+                "--title",
+                "Mug",
+                "--price",
+                "1",
+                "--currency",
+                "EUR",
+                "--stock",
+                "1",
+            ],
+            "shop not found",
+        ),
         (with(&["--price", "1", "--image", "ok.png"]), "--alt"),
-        (with(&["--price", "1", "--image", "notes.png", "--alt", "x"]), "not an image"),
-        (with(&["--price", "1", "--image", "ok.png", "--alt", "fine", "--image", "notes.png", "--alt", "x"]), "not an image"),
-        (with(&["--price", "1", "--image", "missing.png", "--alt", "x"]), "missing.png"),
+        (
+            with(&["--price", "1", "--image", "notes.png", "--alt", "x"]),
+            "not an image",
+        ),
+        (
+            with(&[
+                "--price",
+                "1",
+                "--image",
+                "ok.png",
+                "--alt",
+                "fine",
+                "--image",
+                "notes.png",
+                "--alt",
+                "x",
+            ]),
+            "not an image",
+        ),
+        (
+            with(&["--price", "1", "--image", "missing.png", "--alt", "x"]),
+            "missing.png",
+        ),
         (with(&["--price", "1", "--tag", "two words"]), "tag"),
-        (vec!["listing", "update", "https://elsewhere.example/listings/4c1b5e0e-8f55-4f4e-9d8e-2b0f3c1d2e3f", "--stock", "2"], "not a listing URL"),
-        (vec!["listing", "withdraw", "http://localhost:8080/listings/4c1b5e0e-8f55-4f4e-9d8e-2b0f3c1d2e3f"], "listing not found"),
-        (vec!["shop", "create", "--handle", "pottery", "--owner", "ana", "--name", "Again"], "taken"),
-        (vec!["shop", "create", "--handle", "Bad Handle", "--owner", "ana", "--name", "X"], "handle"),
-        (vec!["shop", "create", "--handle", "weaving", "--owner", "nobody", "--name", "X"], "nobody"),
-        (vec!["user", "create", "--username", "bo"], "--password-stdin"),
-        (vec!["--config", "/nonexistent/tianguis.toml", "listing", "list"], "does not exist"),
+        (
+            vec![
+                "listing",
+                "update",
+                "https://elsewhere.example/listings/4c1b5e0e-8f55-4f4e-9d8e-2b0f3c1d2e3f",
+                "--stock",
+                "2",
+            ],
+            "not a listing URL",
+        ),
+        (
+            vec![
+                "listing",
+                "withdraw",
+                "http://localhost:8080/listings/4c1b5e0e-8f55-4f4e-9d8e-2b0f3c1d2e3f",
+            ],
+            "listing not found",
+        ),
+        (
+            vec![
+                "shop", "create", "--handle", "pottery", "--owner", "ana", "--name", "Again",
+            ],
+            "taken",
+        ),
+        (
+            vec![
+                "shop",
+                "create",
+                "--handle",
+                "Bad Handle",
+                "--owner",
+                "ana",
+                "--name",
+                "X",
+            ],
+            "handle",
+        ),
+        (
+            vec![
+                "shop", "create", "--handle", "weaving", "--owner", "nobody", "--name", "X",
+            ],
+            "nobody",
+        ),
+        (
+            vec!["user", "create", "--username", "bo"],
+            "--password-stdin",
+        ),
+        (
+            vec!["--config", "/nonexistent/tianguis.toml", "listing", "list"],
+            "does not exist",
+        ),
     ];
     for (args, expected) in &cases {
         let line = site.fails(args, "");
-        assert!(line.contains(expected), "{args:?}: {line:?} lacks {expected:?}");
+        assert!(
+            line.contains(expected),
+            "{args:?}: {line:?} lacks {expected:?}"
+        );
     }
-    let short = site.fails(&["user", "create", "--username", "bo", "--password-stdin"], "short");
+    let short = site.fails(
+        &["user", "create", "--username", "bo", "--password-stdin"],
+        "short",
+    );
     assert!(short.contains("at least 8"), "{short}");
-    let taken = site.fails(&["user", "create", "--username", "ana", "--password-stdin"], "another-pass");
+    let taken = site.fails(
+        &["user", "create", "--username", "ana", "--password-stdin"],
+        "another-pass",
+    );
     assert!(taken.contains("taken"), "{taken}");
 
     // Nothing was half-written: no listing, no stray image file, one shop, one user.
@@ -242,7 +475,12 @@ async fn bad_arguments_get_a_one_line_error_and_change_nothing() {
     assert_eq!(site.ok(&["shop", "list"]).lines().count(), 1);
     assert_eq!(site.ok(&["user", "list"]).lines().count(), 1);
     if site.pg.is_none() {
-        assert_eq!(std::fs::read_dir(site.path().join("data/media")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(site.path().join("data/media"))
+                .unwrap()
+                .count(),
+            0
+        );
     }
     site.cleanup().await;
 }
@@ -256,12 +494,34 @@ async fn config_file_and_environment_are_read_and_json_logs_are_json() {
     )
     .unwrap();
     let out = site.run_with_stdin(
-        &["--config", "site.toml", "user", "create", "--username", "ana", "--password-stdin"],
+        &[
+            "--config",
+            "site.toml",
+            "user",
+            "create",
+            "--username",
+            "ana",
+            "--password-stdin",
+        ],
         "s3cret-pass",
     );
     assert!(out.status.success());
-    let created = site.ok(&["shop", "create", "--config", "site.toml", "--handle", "pottery", "--owner", "ana", "--name", "P"]);
-    assert!(created.contains("https://market.coop.example/shops/pottery"), "{created}");
+    let created = site.ok(&[
+        "shop",
+        "create",
+        "--config",
+        "site.toml",
+        "--handle",
+        "pottery",
+        "--owner",
+        "ana",
+        "--name",
+        "P",
+    ]);
+    assert!(
+        created.contains("https://market.coop.example/shops/pottery"),
+        "{created}"
+    );
 
     let (mut server, addr) = site.serve(&[("TIANGUIS__INSTANCE__NAME", "From the environment")]);
     // serve without --config reads ./config.toml only; this one has none, so the defaults plus
@@ -271,7 +531,11 @@ async fn config_file_and_environment_are_read_and_json_logs_are_json() {
     let status = sigterm_and_wait(server);
     assert!(status.success());
 
-    std::fs::copy(site.path().join("site.toml"), site.path().join("config.toml")).unwrap();
+    std::fs::copy(
+        site.path().join("site.toml"),
+        site.path().join("config.toml"),
+    )
+    .unwrap();
     let (child, addr) = site.serve(&[]);
     server = child;
     let (_, home) = get(&format!("{addr}/")).await;
@@ -284,10 +548,14 @@ fn sigterm_and_wait_collect_json(mut child: Child) {
     let stderr = child.stderr.take().unwrap();
     let status = sigterm_and_wait(child);
     assert!(status.success());
-    let lines: Vec<String> = BufReader::new(stderr).lines().map_while(Result::ok).collect();
+    let lines: Vec<String> = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .collect();
     assert!(!lines.is_empty(), "no log lines");
     for line in lines {
-        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        let parsed: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
         assert!(parsed.get("level").is_some(), "{line}");
     }
 }

@@ -36,19 +36,33 @@ async fn read_until_closed(stream: &mut TcpStream) -> String {
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let node = TestNode::spawn_with(Storage::Default, |c| c.server.header_timeout_secs = 1).await;
-    let mut stream = TcpStream::connect(node.domain.replace("localhost", "127.0.0.1")).await.unwrap();
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ").await.unwrap();
+    let mut stream = TcpStream::connect(node.domain.replace("localhost", "127.0.0.1"))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
     let answer = read_until_closed(&mut stream).await;
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
-    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
     node.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_client_that_never_finishes_its_body_gets_408() {
     let node = TestNode::spawn_with(Storage::Default, |c| c.server.body_timeout_secs = 1).await;
-    let mut stream = TcpStream::connect(node.domain.replace("localhost", "127.0.0.1")).await.unwrap();
+    let mut stream = TcpStream::connect(node.domain.replace("localhost", "127.0.0.1"))
+        .await
+        .unwrap();
     let head = "POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"username\":";
     stream.write_all(head.as_bytes()).await.unwrap();
     let answer = read_until_closed(&mut stream).await;
@@ -67,8 +81,17 @@ async fn unknown_paths_are_404_in_the_right_format() {
     assert_eq!(body["error"], "not_found");
     let page = node.get("/nothing/here", None).await;
     assert_eq!(page.status(), 404);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let media = node.get("/media/../../etc/passwd", None).await;
-    assert!(media.status() == 404 || media.status() == 400, "{}", media.status());
+    assert!(
+        media.status() == 404 || media.status() == 400,
+        "{}",
+        media.status()
+    );
     node.shutdown().await;
 }

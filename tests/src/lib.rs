@@ -90,12 +90,18 @@ impl TestNode {
         Self::start(config, dir, pg_database).await
     }
 
-    async fn start(mut config: Config, dir: tempfile::TempDir, pg_database: Option<String>) -> TestNode {
+    async fn start(
+        mut config: Config,
+        dir: tempfile::TempDir,
+        pg_database: Option<String>,
+    ) -> TestNode {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         // activitypub_federation wants a domain, not an IP: localhost:PORT.
         config.instance.domain = format!("localhost:{port}");
-        let app = Application::build_with_listener(config.clone(), listener).await.unwrap();
+        let app = Application::build_with_listener(config.clone(), listener)
+            .await
+            .unwrap();
         let ctx = app.context().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async {
@@ -146,7 +152,9 @@ impl TestNode {
     /// Stop the node and drop its PostgreSQL database, if any.
     pub async fn shutdown(mut self) {
         self.stop_server().await;
-        if let (Some(name), Ok(admin_url)) = (self.pg_database.take(), std::env::var("TEST_DATABASE_URL")) {
+        if let (Some(name), Ok(admin_url)) =
+            (self.pg_database.take(), std::env::var("TEST_DATABASE_URL"))
+        {
             let admin = Database::connect(&admin_url).await.unwrap();
             admin
                 .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
@@ -190,40 +198,66 @@ impl TestNode {
 
     /// `POST /api/v1/auth/login`.
     pub async fn login(&self, username: &str, password: &str) -> Response {
-        self.post_json("/api/v1/auth/login", None, &json!({"username": username, "password": password}))
-            .await
+        self.post_json(
+            "/api/v1/auth/login",
+            None,
+            &json!({"username": username, "password": password}),
+        )
+        .await
     }
 
     /// `GET path`, optionally with a token.
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
-        with_token(self.http.get(self.url(path)), token).send().await.unwrap()
+        with_token(self.http.get(self.url(path)), token)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// `POST path` with a JSON body.
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
-        with_token(self.http.post(self.url(path)), token).json(body).send().await.unwrap()
+        with_token(self.http.post(self.url(path)), token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// `PATCH path` with a JSON body.
     pub async fn patch_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
-        with_token(self.http.patch(self.url(path)), token).json(body).send().await.unwrap()
+        with_token(self.http.patch(self.url(path)), token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// `DELETE path`.
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
-        with_token(self.http.delete(self.url(path)), token).send().await.unwrap()
+        with_token(self.http.delete(self.url(path)), token)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// `POST /api/v1/shops`.
     pub async fn create_shop(&self, member: &Member, handle: &str, name: &str) -> Response {
-        self.post_json("/api/v1/shops", Some(&member.token), &json!({"handle": handle, "name": name}))
-            .await
+        self.post_json(
+            "/api/v1/shops",
+            Some(&member.token),
+            &json!({"handle": handle, "name": name}),
+        )
+        .await
     }
 
     /// `POST /api/v1/shops/{shop}/listings`.
     pub async fn create_listing(&self, member: &Member, shop: &str, body: &Value) -> Response {
-        self.post_json(&format!("/api/v1/shops/{shop}/listings"), Some(&member.token), body)
-            .await
+        self.post_json(
+            &format!("/api/v1/shops/{shop}/listings"),
+            Some(&member.token),
+            body,
+        )
+        .await
     }
 
     /// Open a shop and publish one listing in it; returns the listing JSON.
@@ -237,7 +271,8 @@ impl TestNode {
 
     /// `PATCH /api/v1/listings/{id}`.
     pub async fn update_listing(&self, member: &Member, id: &str, body: &Value) -> Response {
-        self.patch_json(&format!("/api/v1/listings/{id}"), Some(&member.token), body).await
+        self.patch_json(&format!("/api/v1/listings/{id}"), Some(&member.token), body)
+            .await
     }
 
     /// `GET /api/v1/listings/{id}`.
@@ -246,10 +281,19 @@ impl TestNode {
     }
 
     /// `POST /api/v1/listings/{id}/images` with a file and alt text.
-    pub async fn upload_image(&self, member: &Member, id: &str, bytes: Vec<u8>, alt: Option<&str>) -> Response {
+    pub async fn upload_image(
+        &self,
+        member: &Member,
+        id: &str,
+        bytes: Vec<u8>,
+        alt: Option<&str>,
+    ) -> Response {
         let mut form = multipart::Form::new().part(
             "file",
-            multipart::Part::bytes(bytes).file_name("photo").mime_str("application/octet-stream").unwrap(),
+            multipart::Part::bytes(bytes)
+                .file_name("photo")
+                .mime_str("application/octet-stream")
+                .unwrap(),
         );
         if let Some(alt) = alt {
             form = form.text("alt", alt.to_string());
@@ -294,7 +338,9 @@ pub fn sample_listing() -> Value {
 
 /// A PNG image of `width` × `height` pixels.
 pub fn png(width: u32, height: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
@@ -302,7 +348,8 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
 
 /// A JPEG image of `width` × `height` pixels.
 pub fn jpeg(width: u32, height: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(width, height, |x, _| image::Rgb([200, (x % 256) as u8, 40]));
+    let img =
+        image::RgbImage::from_fn(width, height, |x, _| image::Rgb([200, (x % 256) as u8, 40]));
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
     out.into_inner()

@@ -59,7 +59,11 @@ impl Status {
 
     /// The status that follows from a stock count for a listing that is not withdrawn.
     pub fn for_stock(stock: i32) -> Self {
-        if stock > 0 { Status::Active } else { Status::SoldOut }
+        if stock > 0 {
+            Status::Active
+        } else {
+            Status::SoldOut
+        }
     }
 }
 

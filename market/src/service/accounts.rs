@@ -23,18 +23,28 @@ pub async fn create_user(
     admin: bool,
 ) -> Result<user::Model> {
     if find_user(ctx, username.as_str()).await?.is_some() {
-        return Err(Error::Conflict(format!("username {} is taken", username.as_str())));
+        return Err(Error::Conflict(format!(
+            "username {} is taken",
+            username.as_str()
+        )));
     }
     let password = password.clone();
     let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
     let row = user::ActiveModel {
         username: Set(username.as_str().to_string()),
         password_hash: Set(hash),
-        role: Set(if admin { user::ROLE_ADMIN } else { user::ROLE_MEMBER }.to_string()),
+        role: Set(if admin {
+            user::ROLE_ADMIN
+        } else {
+            user::ROLE_MEMBER
+        }
+        .to_string()),
         created_at: Set(chrono::Utc::now()),
         ..Default::default()
     };
-    row.insert(&ctx.db).await.map_err(|e| unique_to_conflict(e, "username is taken"))
+    row.insert(&ctx.db)
+        .await
+        .map_err(|e| unique_to_conflict(e, "username is taken"))
 }
 
 /// Look an account up by username (case-insensitive, as usernames are stored lower-cased).
@@ -131,7 +141,11 @@ fn hash_password(password: &Password) -> Result<String> {
 
 fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 

@@ -3,7 +3,9 @@
 
 use std::{io::Cursor, path::Path};
 
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, codecs::jpeg::JpegEncoder};
+use image::{
+    DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, codecs::jpeg::JpegEncoder,
+};
 
 use crate::{Error, Result};
 
@@ -57,7 +59,10 @@ pub fn check_alt(alt: &str, index: usize) -> Result<String> {
     let alt = alt.trim();
     let field = format!("images[{index}].alt");
     if alt.is_empty() {
-        return Err(Error::invalid(field, "alt text is required: describe the photo for people who cannot see it"));
+        return Err(Error::invalid(
+            field,
+            "alt text is required: describe the photo for people who cannot see it",
+        ));
     }
     if alt.chars().count() > 1_500 {
         return Err(Error::invalid(field, "must be at most 1500 characters"));
@@ -69,7 +74,12 @@ pub fn check_alt(alt: &str, index: usize) -> Result<String> {
 }
 
 /// Validate, re-encode and write one upload (full image and thumbnail) under `media_dir`.
-pub async fn store(media_dir: &Path, upload: ImageUpload, index: usize, max_bytes: usize) -> Result<StoredImage> {
+pub async fn store(
+    media_dir: &Path,
+    upload: ImageUpload,
+    index: usize,
+    max_bytes: usize,
+) -> Result<StoredImage> {
     let alt = check_alt(&upload.alt, index)?;
     if upload.bytes.len() > max_bytes {
         return Err(Error::PayloadTooLarge(format!(
@@ -154,7 +164,15 @@ fn process(bytes: &[u8], index: usize) -> Result<Processed> {
     } else {
         (encode_jpeg(&small, 80)?, "jpg")
     };
-    Ok(Processed { full, thumb, thumb_ext, ext, media_type, width, height })
+    Ok(Processed {
+        full,
+        thumb,
+        thumb_ext,
+        ext,
+        media_type,
+        width,
+        height,
+    })
 }
 
 fn encode_jpeg(img: &DynamicImage, quality: u8) -> Result<Vec<u8>> {
@@ -186,9 +204,15 @@ mod tests {
     #[tokio::test]
     async fn stores_full_image_and_thumbnail() {
         let dir = tempfile::tempdir().unwrap();
-        let upload = ImageUpload { bytes: png(1200, 600), alt: "A blue mug".into() };
+        let upload = ImageUpload {
+            bytes: png(1200, 600),
+            alt: "A blue mug".into(),
+        };
         let stored = store(dir.path(), upload, 0, 10 << 20).await.unwrap();
-        assert_eq!((stored.width, stored.height, stored.media_type.as_str()), (1200, 600, "image/png"));
+        assert_eq!(
+            (stored.width, stored.height, stored.media_type.as_str()),
+            (1200, 600, "image/png")
+        );
         let thumb = image::open(dir.path().join(&stored.thumb_file_name)).unwrap();
         assert_eq!((thumb.width(), thumb.height()), (480, 240));
         assert!(dir.path().join(&stored.file_name).exists());
@@ -197,14 +221,51 @@ mod tests {
     #[tokio::test]
     async fn refuses_non_images_oversize_and_missing_alt() {
         let dir = tempfile::tempdir().unwrap();
-        let text = ImageUpload { bytes: b"GIF89a but not really".to_vec(), alt: "x".into() };
-        assert_eq!(store(dir.path(), text, 0, 1 << 20).await.unwrap_err().status(), 415);
-        let script = ImageUpload { bytes: b"<script>alert(1)</script>".to_vec(), alt: "x".into() };
-        assert_eq!(store(dir.path(), script, 0, 1 << 20).await.unwrap_err().status(), 415);
-        let big = ImageUpload { bytes: png(64, 64), alt: "x".into() };
-        assert_eq!(store(dir.path(), big, 0, 10).await.unwrap_err().status(), 413);
-        let no_alt = ImageUpload { bytes: png(8, 8), alt: "  ".into() };
-        assert_eq!(store(dir.path(), no_alt, 2, 1 << 20).await.unwrap_err().status(), 422);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing half-written");
+        let text = ImageUpload {
+            bytes: b"GIF89a but not really".to_vec(),
+            alt: "x".into(),
+        };
+        assert_eq!(
+            store(dir.path(), text, 0, 1 << 20)
+                .await
+                .unwrap_err()
+                .status(),
+            415
+        );
+        let script = ImageUpload {
+            bytes: b"<script>alert(1)</script>".to_vec(),
+            alt: "x".into(),
+        };
+        assert_eq!(
+            store(dir.path(), script, 0, 1 << 20)
+                .await
+                .unwrap_err()
+                .status(),
+            415
+        );
+        let big = ImageUpload {
+            bytes: png(64, 64),
+            alt: "x".into(),
+        };
+        assert_eq!(
+            store(dir.path(), big, 0, 10).await.unwrap_err().status(),
+            413
+        );
+        let no_alt = ImageUpload {
+            bytes: png(8, 8),
+            alt: "  ".into(),
+        };
+        assert_eq!(
+            store(dir.path(), no_alt, 2, 1 << 20)
+                .await
+                .unwrap_err()
+                .status(),
+            422
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "nothing half-written"
+        );
     }
 }

@@ -159,7 +159,10 @@ pub async fn create_listing(
     let shop = shops::get_shop(ctx, shop_handle).await?;
     ensure_can_manage(who, &shop)?;
     if uploads.len() > MAX_IMAGES_PER_LISTING {
-        return Err(Error::invalid("images", format!("at most {MAX_IMAGES_PER_LISTING} images")));
+        return Err(Error::invalid(
+            "images",
+            format!("at most {MAX_IMAGES_PER_LISTING} images"),
+        ));
     }
     let stored = store_all(ctx, uploads, 0).await?;
     let id = uuid::Uuid::new_v4().to_string();
@@ -207,7 +210,9 @@ pub async fn update_listing(
     let shop = shops::get_shop_by_id(&txn, current.shop_id).await?;
     ensure_can_manage(who, &shop)?;
     if current.status() == Status::Withdrawn {
-        return Err(Error::Conflict("this listing was withdrawn and can no longer change".into()));
+        return Err(Error::Conflict(
+            "this listing was withdrawn and can no longer change".into(),
+        ));
     }
     let mut row: listing::ActiveModel = current.clone().into();
     if let Some(title) = &changes.title {
@@ -224,7 +229,10 @@ pub async fn update_listing(
             Some(code) => Currency::parse(code)?,
             None => current_price.currency(),
         };
-        let amount = changes.price.clone().unwrap_or_else(|| current_price.amount_string());
+        let amount = changes
+            .price
+            .clone()
+            .unwrap_or_else(|| current_price.amount_string());
         let price = Money::parse(&amount, currency)?;
         row.price_minor = Set(price.minor());
         row.currency = Set(price.currency().code().to_string());
@@ -275,7 +283,9 @@ pub async fn add_image(
     let shop = shops::get_shop_by_id(&ctx.db, current.shop_id).await?;
     ensure_can_manage(who, &shop)?;
     if current.status() == Status::Withdrawn {
-        return Err(Error::Conflict("this listing was withdrawn and can no longer change".into()));
+        return Err(Error::Conflict(
+            "this listing was withdrawn and can no longer change".into(),
+        ));
     }
     let stored = store_all(ctx, vec![upload], 0).await?;
     let result: Result<()> = async {
@@ -316,7 +326,12 @@ pub async fn add_image(
 }
 
 /// Remove an image from a listing and delete its files.
-pub async fn delete_image(ctx: &Context, who: Authority<'_>, id: &str, image_id: &str) -> Result<()> {
+pub async fn delete_image(
+    ctx: &Context,
+    who: Authority<'_>,
+    id: &str,
+    image_id: &str,
+) -> Result<()> {
     let current = find_row(&ctx.db, id).await?;
     let shop = shops::get_shop_by_id(&ctx.db, current.shop_id).await?;
     ensure_can_manage(who, &shop)?;
@@ -326,10 +341,17 @@ pub async fn delete_image(ctx: &Context, who: Authority<'_>, id: &str, image_id:
         .one(&txn)
         .await?
         .ok_or_else(|| Error::not_found("image"))?;
-    listing_image::Entity::delete_by_id(image.id.clone()).exec(&txn).await?;
+    listing_image::Entity::delete_by_id(image.id.clone())
+        .exec(&txn)
+        .await?;
     touch(&txn, id).await?;
     txn.commit().await?;
-    images::remove_files(&ctx.instance.media_dir, &image.file_name, &image.thumb_file_name).await;
+    images::remove_files(
+        &ctx.instance.media_dir,
+        &image.file_name,
+        &image.thumb_file_name,
+    )
+    .await;
     Ok(())
 }
 
@@ -393,10 +415,21 @@ async fn touch(conn: &impl ConnectionTrait, id: &str) -> Result<()> {
     Ok(())
 }
 
-async fn store_all(ctx: &Context, uploads: Vec<ImageUpload>, first_index: usize) -> Result<Vec<StoredImage>> {
+async fn store_all(
+    ctx: &Context,
+    uploads: Vec<ImageUpload>,
+    first_index: usize,
+) -> Result<Vec<StoredImage>> {
     let mut stored = Vec::with_capacity(uploads.len());
     for (i, upload) in uploads.into_iter().enumerate() {
-        match images::store(&ctx.instance.media_dir, upload, first_index + i, ctx.instance.max_image_bytes).await {
+        match images::store(
+            &ctx.instance.media_dir,
+            upload,
+            first_index + i,
+            ctx.instance.max_image_bytes,
+        )
+        .await
+        {
             Ok(image) => stored.push(image),
             Err(e) => {
                 discard(ctx, &stored).await;
@@ -409,7 +442,12 @@ async fn store_all(ctx: &Context, uploads: Vec<ImageUpload>, first_index: usize)
 
 async fn discard(ctx: &Context, stored: &[StoredImage]) {
     for image in stored {
-        images::remove_files(&ctx.instance.media_dir, &image.file_name, &image.thumb_file_name).await;
+        images::remove_files(
+            &ctx.instance.media_dir,
+            &image.file_name,
+            &image.thumb_file_name,
+        )
+        .await;
     }
 }
 
@@ -426,7 +464,12 @@ async fn insert_tags(conn: &impl ConnectionTrait, id: &str, tags: &[Tag]) -> Res
     Ok(())
 }
 
-async fn insert_images(conn: &impl ConnectionTrait, id: &str, stored: &[StoredImage], first: i32) -> Result<()> {
+async fn insert_images(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    stored: &[StoredImage],
+    first: i32,
+) -> Result<()> {
     for (offset, image) in stored.iter().enumerate() {
         listing_image::ActiveModel {
             id: Set(image.id.clone()),
@@ -469,15 +512,18 @@ async fn views(ctx: &Context, rows: Vec<listing::Model>) -> Result<Vec<ListingVi
         .all(&ctx.db)
         .await?
     {
-        images.entry(image.listing_id.clone()).or_default().push(ImageView {
-            url: ctx.instance.media_url(&image.file_name),
-            thumbnail_url: ctx.instance.media_url(&image.thumb_file_name),
-            id: image.id,
-            alt: image.alt_text,
-            media_type: image.media_type,
-            width: image.width,
-            height: image.height,
-        });
+        images
+            .entry(image.listing_id.clone())
+            .or_default()
+            .push(ImageView {
+                url: ctx.instance.media_url(&image.file_name),
+                thumbnail_url: ctx.instance.media_url(&image.thumb_file_name),
+                id: image.id,
+                alt: image.alt_text,
+                media_type: image.media_type,
+                width: image.width,
+                height: image.height,
+            });
     }
     let shops: HashMap<i32, shop::Model> = shop::Entity::find()
         .filter(shop::Column::Id.is_in(shop_ids))

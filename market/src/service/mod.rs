@@ -40,10 +40,16 @@ impl PageRequest {
         let page = page.unwrap_or(1);
         let per_page = per_page.unwrap_or(20);
         if page == 0 || page > 1_000_000 {
-            return Err(crate::Error::invalid("page", "must be between 1 and 1000000"));
+            return Err(crate::Error::invalid(
+                "page",
+                "must be between 1 and 1000000",
+            ));
         }
         if per_page == 0 || per_page > 100 {
-            return Err(crate::Error::invalid("per_page", "must be between 1 and 100"));
+            return Err(crate::Error::invalid(
+                "per_page",
+                "must be between 1 and 100",
+            ));
         }
         Ok(PageRequest { page, per_page })
     }

@@ -1,6 +1,8 @@
 //! Shops: creation (with the actor's key pair), lookup and ownership checks.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 
 use crate::{
     Context, Error, Result,
@@ -39,7 +41,10 @@ impl NewShop {
 /// Open a shop owned by `owner`, generating its RSA-2048 key pair. 409 if the handle is taken.
 pub async fn create_shop(ctx: &Context, owner: &user::Model, new: NewShop) -> Result<shop::Model> {
     if find_shop(ctx, new.handle.as_str()).await?.is_some() {
-        return Err(Error::Conflict(format!("shop handle {} is taken", new.handle.as_str())));
+        return Err(Error::Conflict(format!(
+            "shop handle {} is taken",
+            new.handle.as_str()
+        )));
     }
     let pair = tokio::task::spawn_blocking(keys::generate).await??;
     let now = chrono::Utc::now();
@@ -71,7 +76,9 @@ pub async fn find_shop(ctx: &Context, handle: &str) -> Result<Option<shop::Model
 
 /// A shop by handle, or 404.
 pub async fn get_shop(ctx: &Context, handle: &str) -> Result<shop::Model> {
-    find_shop(ctx, handle).await?.ok_or_else(|| Error::not_found("shop"))
+    find_shop(ctx, handle)
+        .await?
+        .ok_or_else(|| Error::not_found("shop"))
 }
 
 /// A shop by its row id, or 404.
@@ -122,6 +129,9 @@ pub fn ensure_can_manage(who: Authority<'_>, shop: &shop::Model) -> Result<()> {
     match who {
         Authority::Operator => Ok(()),
         Authority::User(user) if user.id == shop.owner_id || user.is_admin() => Ok(()),
-        Authority::User(_) => Err(Error::Forbidden(format!("you do not run the shop {}", shop.handle))),
+        Authority::User(_) => Err(Error::Forbidden(format!(
+            "you do not run the shop {}",
+            shop.handle
+        ))),
     }
 }

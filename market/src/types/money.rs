@@ -21,13 +21,21 @@ impl Currency {
     /// ISO 4217 (gold, test codes, "no currency") are refused: a listing needs a price.
     pub fn parse(code: &str) -> Result<Self> {
         let upper = code.trim().to_ascii_uppercase();
-        let unknown = || Error::invalid("currency", format!("{code:?} is not an ISO 4217 currency code"));
+        let unknown = || {
+            Error::invalid(
+                "currency",
+                format!("{code:?} is not an ISO 4217 currency code"),
+            )
+        };
         if upper.len() != 3 {
             return Err(unknown());
         }
         let parsed = iso_currency::Currency::from_code(&upper).ok_or_else(unknown)?;
         let exponent = parsed.exponent().ok_or_else(|| {
-            Error::invalid("currency", format!("{upper} has no minor unit and cannot price a listing"))
+            Error::invalid(
+                "currency",
+                format!("{upper} has no minor unit and cannot price a listing"),
+            )
         })?;
         Ok(Currency {
             code: parsed,
@@ -65,7 +73,9 @@ impl Money {
         let field = "price";
         let text = amount.trim();
         let well_formed = !text.is_empty()
-            && text.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
             && !text.starts_with('.')
             && !text.ends_with('.');
         if !well_formed {
@@ -75,7 +85,10 @@ impl Money {
             ));
         }
         let decimal = Decimal::from_str(text).map_err(|_| {
-            Error::invalid(field, format!("{amount:?} is not a decimal amount like \"28.00\""))
+            Error::invalid(
+                field,
+                format!("{amount:?} is not a decimal amount like \"28.00\""),
+            )
         })?;
         if decimal.is_sign_negative() && !decimal.is_zero() {
             return Err(Error::invalid(field, "must not be negative"));
@@ -93,7 +106,10 @@ impl Money {
             ));
         }
         if decimal >= Decimal::from(MAX_MAJOR_UNITS) {
-            return Err(Error::invalid(field, format!("must be below {MAX_MAJOR_UNITS}")));
+            return Err(Error::invalid(
+                field,
+                format!("must be below {MAX_MAJOR_UNITS}"),
+            ));
         }
         let minor = (decimal * Decimal::from(10_i64.pow(currency.exponent())))
             .trunc()
@@ -104,8 +120,9 @@ impl Money {
 
     /// Rebuild from the stored form (minor units and a code).
     pub fn from_minor(minor: i64, currency_code: &str) -> Result<Self> {
-        let currency = Currency::parse(currency_code)
-            .map_err(|_| Error::Internal(format!("stored currency {currency_code:?} is invalid")))?;
+        let currency = Currency::parse(currency_code).map_err(|_| {
+            Error::Internal(format!("stored currency {currency_code:?} is invalid"))
+        })?;
         if minor < 0 {
             return Err(Error::Internal(format!("stored price {minor} is negative")));
         }
@@ -151,7 +168,13 @@ mod tests {
 
     #[test]
     fn amounts_round_trip_exactly() {
-        for (input, expected) in [("28.00", "28.00"), ("28", "28.00"), ("0.1", "0.10"), ("99999.99", "99999.99"), ("0", "0.00")] {
+        for (input, expected) in [
+            ("28.00", "28.00"),
+            ("28", "28.00"),
+            ("0.1", "0.10"),
+            ("99999.99", "99999.99"),
+            ("0", "0.00"),
+        ] {
             let m = Money::parse(input, eur()).unwrap();
             assert_eq!(m.amount_string(), expected, "{input}");
             assert_eq!(Money::from_minor(m.minor(), "EUR").unwrap(), m);
@@ -164,7 +187,18 @@ mod tests {
 
     #[test]
     fn bad_amounts_are_refused_with_the_reason() {
-        for bad in ["-1", "-0.01", "abc", "", "1e3", "1,00", ".5", "5.", "NaN", "1000000000"] {
+        for bad in [
+            "-1",
+            "-0.01",
+            "abc",
+            "",
+            "1e3",
+            "1,00",
+            ".5",
+            "5.",
+            "NaN",
+            "1000000000",
+        ] {
             let err = Money::parse(bad, eur()).unwrap_err();
             assert_eq!(err.status(), 422, "{bad}");
         }

@@ -3,7 +3,10 @@
 use crate::{Error, Result};
 
 fn no_control_chars(field: &str, value: &str) -> Result<()> {
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
         return Err(Error::invalid(field, "must not contain control characters"));
     }
     Ok(())
@@ -15,11 +18,18 @@ fn bounded(field: &str, value: &str, min: usize, max: usize) -> Result<String> {
     if len < min {
         return Err(Error::invalid(
             field,
-            if min == 1 { "must not be empty".to_string() } else { format!("must be at least {min} characters") },
+            if min == 1 {
+                "must not be empty".to_string()
+            } else {
+                format!("must be at least {min} characters")
+            },
         ));
     }
     if len > max {
-        return Err(Error::invalid(field, format!("must be at most {max} characters")));
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     no_control_chars(field, trimmed)?;
     Ok(trimmed.to_string())
@@ -32,8 +42,14 @@ fn local_name(field: &str, value: &str) -> Result<String> {
     if lower.is_empty() || lower.len() > 30 {
         return Err(Error::invalid(field, "must be 1 to 30 characters"));
     }
-    if !lower.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-        return Err(Error::invalid(field, "may contain only letters a-z, digits and _"));
+    if !lower
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(Error::invalid(
+            field,
+            "may contain only letters a-z, digits and _",
+        ));
     }
     Ok(lower)
 }
@@ -123,7 +139,10 @@ impl Tag {
     pub fn parse(value: &str) -> Result<Self> {
         let tag = value.trim().trim_start_matches('#').to_lowercase();
         if tag.is_empty() || tag.chars().count() > 64 {
-            return Err(Error::invalid("tags", format!("{value:?}: a tag has 1 to 64 characters")));
+            return Err(Error::invalid(
+                "tags",
+                format!("{value:?}: a tag has 1 to 64 characters"),
+            ));
         }
         if !tag.chars().all(|c| c.is_alphanumeric() || c == '_') {
             return Err(Error::invalid(
@@ -235,7 +254,7 @@ mod tests {
         assert_eq!(names, ["pottery", "cerámica", "hand_made"]);
         assert!(Tag::parse("two words").is_err());
         assert!(Tag::parse("<b>").is_err());
-        assert!(Tag::parse_list(&vec!["a"; 11]).is_err());
+        assert!(Tag::parse_list(&["a"; 11]).is_err());
     }
 
     #[test]

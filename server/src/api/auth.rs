@@ -5,7 +5,10 @@ use axum::{
     extract::{FromRequestParts, State},
     http::{StatusCode, header, request::Parts},
 };
-use market::{entities::user, service::{accounts, shops}};
+use market::{
+    entities::user,
+    service::{accounts, shops},
+};
 use serde::Deserialize;
 
 use super::{ApiError, ApiJson};
@@ -22,20 +25,27 @@ pub struct AuthUser {
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| market::Error::Unauthorized("log in first: send Authorization: Bearer TOKEN".into()))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            market::Error::Unauthorized("log in first: send Authorization: Bearer TOKEN".into())
+        })?;
         let token = header
             .to_str()
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= 128)
-            .ok_or_else(|| market::Error::Unauthorized("the Authorization header must be Bearer TOKEN".into()))?;
+            .ok_or_else(|| {
+                market::Error::Unauthorized("the Authorization header must be Bearer TOKEN".into())
+            })?;
         let user = accounts::user_for_token(&state.ctx, token).await?;
-        Ok(AuthUser { user, token: token.to_string() })
+        Ok(AuthUser {
+            user,
+            token: token.to_string(),
+        })
     }
 }
 
@@ -47,13 +57,18 @@ pub struct Login {
 }
 
 /// `POST /api/v1/auth/login {username, password}` → `{token, username, role}`.
-pub async fn login(State(state): State<AppState>, ApiJson(body): ApiJson<Login>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     if body.username.len() > 64 || body.password.len() > 1024 {
         return Err(market::Error::Unauthorized("wrong username or password".into()).into());
     }
     let user = accounts::authenticate(&state.ctx, &body.username, &body.password).await?;
     let token = accounts::issue_token(&state.ctx, &user, "api login").await?;
-    Ok(Json(serde_json::json!({"token": token, "username": user.username, "role": user.role})))
+    Ok(Json(
+        serde_json::json!({"token": token, "username": user.username, "role": user.role}),
+    ))
 }
 
 /// `POST /api/v1/auth/logout`: revoke the token used for this request.
@@ -63,7 +78,10 @@ pub async fn logout(State(state): State<AppState>, auth: AuthUser) -> Result<Sta
 }
 
 /// `GET /api/v1/me`: the account and the shops it runs.
-pub async fn me(State(state): State<AppState>, auth: AuthUser) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn me(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let shops = shops::shops_of(&state.ctx, &auth.user).await?;
     let shops: Vec<_> = shops.iter().map(super::shops::shop_json).collect();
     Ok(Json(serde_json::json!({

@@ -25,7 +25,8 @@ impl IntoResponse for ApiError {
             // Logged once, here; the client gets a generic message.
             tracing::error!(error = %err, "request failed");
         }
-        let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut body = serde_json::json!({"error": err.kind(), "message": err.public_message()});
         if let market::Error::Invalid { field, .. } = &err {
             body["field"] = serde_json::Value::String(field.clone());
@@ -79,16 +80,25 @@ fn json_rejection(rejection: JsonRejection) -> market::Error {
     match rejection {
         JsonRejection::JsonDataError(e) => {
             let text = e.body_text();
-            let detail = text.split_once(": ").map(|(_, d)| d).unwrap_or(&text).to_string();
+            let detail = text
+                .split_once(": ")
+                .map(|(_, d)| d)
+                .unwrap_or(&text)
+                .to_string();
             // serde_path_to_error puts the field's path first ("stock: invalid type: …");
             // serde names missing and unknown fields between backticks ("missing field `title`").
             let field = match detail.split_once(": ") {
                 Some((path, _)) if !path.contains(' ') && !path.is_empty() => path.to_string(),
                 _ => detail.split('`').nth(1).unwrap_or("body").to_string(),
             };
-            Error::Invalid { field, reason: detail }
+            Error::Invalid {
+                field,
+                reason: detail,
+            }
         }
-        JsonRejection::JsonSyntaxError(e) => Error::BadRequest(format!("malformed JSON: {}", e.body_text())),
+        JsonRejection::JsonSyntaxError(e) => {
+            Error::BadRequest(format!("malformed JSON: {}", e.body_text()))
+        }
         JsonRejection::MissingJsonContentType(_) => {
             Error::UnsupportedMediaType("send the body as Content-Type: application/json".into())
         }

@@ -51,7 +51,10 @@ pub struct ListingPatch {
 fn price_text(value: &serde_json::Value) -> Result<String, Error> {
     match value {
         serde_json::Value::String(s) => Ok(s.clone()),
-        _ => Err(Error::invalid("price", "send the price as a decimal string, e.g. \"28.00\"")),
+        _ => Err(Error::invalid(
+            "price",
+            "send the price as a decimal string, e.g. \"28.00\"",
+        )),
     }
 }
 
@@ -65,7 +68,10 @@ fn paging(query: &HashMap<String, String>) -> Result<PageRequest, Error> {
     let number = |name: &str| -> Result<Option<u64>, Error> {
         query
             .get(name)
-            .map(|v| v.parse::<u64>().map_err(|_| Error::invalid(name, "must be a positive whole number")))
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| Error::invalid(name, "must be a positive whole number"))
+            })
             .transpose()
     };
     PageRequest::parse(number("page")?, number("per_page")?)
@@ -100,8 +106,19 @@ pub async fn create(
         body.stock,
         &body.tags,
     )?;
-    let view = listings::create_listing(&state.ctx, Authority::User(&auth.user), &handle, draft, Vec::new()).await?;
-    Ok((StatusCode::CREATED, [(header::LOCATION, view.url.clone())], Json(view)))
+    let view = listings::create_listing(
+        &state.ctx,
+        Authority::User(&auth.user),
+        &handle,
+        draft,
+        Vec::new(),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, view.url.clone())],
+        Json(view),
+    ))
 }
 
 /// `GET /api/v1/shops/{handle}/listings?page=&per_page=`: a shop's listings, newest first.
@@ -111,7 +128,10 @@ pub async fn list_for_shop(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let shop = shops::get_shop(&state.ctx, &handle).await?;
-    let filter = ListingFilter { shop_id: Some(shop.id), include_withdrawn: false };
+    let filter = ListingFilter {
+        shop_id: Some(shop.id),
+        include_withdrawn: false,
+    };
     let page = listings::list_listings(&state.ctx, filter, paging(&query)?).await?;
     Ok(Json(page_json(page)))
 }
@@ -121,13 +141,19 @@ pub async fn list_all(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let page = listings::list_listings(&state.ctx, ListingFilter::default(), paging(&query)?).await?;
+    let page =
+        listings::list_listings(&state.ctx, ListingFilter::default(), paging(&query)?).await?;
     Ok(Json(page_json(page)))
 }
 
 /// `GET /api/v1/listings/{id}`.
-pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ListingView>, ApiError> {
-    Ok(Json(listings::get_listing(&state.ctx, &listing_id(&id)?).await?))
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ListingView>, ApiError> {
+    Ok(Json(
+        listings::get_listing(&state.ctx, &listing_id(&id)?).await?,
+    ))
 }
 
 /// `PATCH /api/v1/listings/{id}`: change any of title, description, price, currency, stock, tags.
@@ -155,7 +181,9 @@ pub async fn update(
     if nothing {
         return Err(Error::invalid("body", "nothing to change: give at least one field").into());
     }
-    Ok(Json(listings::update_listing(&state.ctx, Authority::User(&auth.user), &id, changes).await?))
+    Ok(Json(
+        listings::update_listing(&state.ctx, Authority::User(&auth.user), &id, changes).await?,
+    ))
 }
 
 /// `DELETE /api/v1/listings/{id}`: withdraw the listing. Answers with the withdrawn listing.
@@ -165,7 +193,9 @@ pub async fn withdraw(
     Path(id): Path<String>,
 ) -> Result<Json<ListingView>, ApiError> {
     let id = listing_id(&id)?;
-    Ok(Json(listings::withdraw_listing(&state.ctx, Authority::User(&auth.user), &id).await?))
+    Ok(Json(
+        listings::withdraw_listing(&state.ctx, Authority::User(&auth.user), &id).await?,
+    ))
 }
 
 /// `POST /api/v1/listings/{id}/images`, multipart with a `file` and its `alt` text.
@@ -203,9 +233,18 @@ pub async fn upload_image(
             None => return Err(Error::BadRequest("multipart field without a name".into()).into()),
         }
     }
-    let bytes = bytes.ok_or_else(|| Error::invalid("file", "attach the image as the `file` field"))?;
-    let alt = alt.ok_or_else(|| Error::invalid("images[0].alt", "alt text is required: describe the photo"))?;
-    let image = listings::add_image(&state.ctx, Authority::User(&auth.user), &id, ImageUpload { bytes, alt }).await?;
+    let bytes =
+        bytes.ok_or_else(|| Error::invalid("file", "attach the image as the `file` field"))?;
+    let alt = alt.ok_or_else(|| {
+        Error::invalid("images[0].alt", "alt text is required: describe the photo")
+    })?;
+    let image = listings::add_image(
+        &state.ctx,
+        Authority::User(&auth.user),
+        &id,
+        ImageUpload { bytes, alt },
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(image)))
 }
 

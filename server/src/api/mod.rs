@@ -34,12 +34,17 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/listings", get(listings::list_all))
         .route(
             "/listings/{id}",
-            get(listings::show).patch(listings::update).delete(listings::withdraw),
+            get(listings::show)
+                .patch(listings::update)
+                .delete(listings::withdraw),
         )
         .route(
             "/listings/{id}/images",
             post(listings::upload_image).layer(DefaultBodyLimit::max(upload_limit)),
         )
-        .route("/listings/{id}/images/{image_id}", delete(listings::delete_image))
+        .route(
+            "/listings/{id}/images/{image_id}",
+            delete(listings::delete_image),
+        )
         .fallback(error::api_not_found)
 }

@@ -45,11 +45,16 @@ pub async fn create(
 /// `GET /api/v1/shops`: every shop on the node.
 pub async fn list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let shops = shops::list_shops(&state.ctx).await?;
-    Ok(Json(serde_json::json!({"items": shops.iter().map(shop_json).collect::<Vec<_>>()})))
+    Ok(Json(
+        serde_json::json!({"items": shops.iter().map(shop_json).collect::<Vec<_>>()}),
+    ))
 }
 
 /// `GET /api/v1/shops/{handle}`.
-pub async fn show(State(state): State<AppState>, Path(handle): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let shop = shops::get_shop(&state.ctx, &handle).await?;
     Ok(Json(shop_json(&shop)))
 }
