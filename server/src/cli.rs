@@ -12,7 +12,7 @@ use market::{
         PageRequest, accounts,
         images::ImageUpload,
         listings::{self, ListingChanges, ListingDraft, ListingFilter, ListingView},
-        shops::{self, Authority, NewShop},
+        shops::{self, Authority, NewShop, ShopChanges},
     },
     types::{Password, Username},
 };
@@ -84,6 +84,23 @@ pub enum ShopCommand {
         /// A short description.
         #[arg(long)]
         bio: Option<String>,
+        /// An image for the shop's avatar.
+        #[arg(long)]
+        avatar: Option<PathBuf>,
+    },
+    /// Change a shop's display name, bio or avatar.
+    Update {
+        /// The shop's handle.
+        handle: String,
+        /// New display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New bio.
+        #[arg(long)]
+        bio: Option<String>,
+        /// New avatar image.
+        #[arg(long)]
+        avatar: Option<PathBuf>,
     },
     /// List shops.
     List,
@@ -274,16 +291,44 @@ async fn shop(ctx: &Context, cmd: ShopCommand) -> anyhow::Result<()> {
             owner,
             name,
             bio,
+            avatar,
         } => {
             let new = NewShop::parse(&handle, &name, bio.as_deref())?;
+            // Read the avatar before anything is written, so a bad path changes nothing.
+            let avatar = avatar.map(|path| read_file(&path)).transpose()?;
             let owner = accounts::find_user(ctx, &owner).await?.ok_or_else(|| {
                 anyhow::anyhow!("no account named {owner:?}; create it with tianguis user create")
             })?;
-            let shop = shops::create_shop(ctx, &owner, new).await?;
+            let mut shop = shops::create_shop(ctx, &owner, new).await?;
+            if let Some(bytes) = avatar {
+                shop = match shops::set_avatar(ctx, Authority::Operator, &shop.handle, bytes).await {
+                    Ok(shop) => shop,
+                    Err(e) => {
+                        shops::delete_shop(ctx, &shop.handle).await?;
+                        return Err(e.into());
+                    }
+                };
+            }
             println!(
                 "created shop @{}@{} run by {}",
                 shop.handle, ctx.instance.domain, owner.username
             );
+            println!("{}", shop.ap_id);
+        }
+        ShopCommand::Update { handle, name, bio, avatar } => {
+            if name.is_none() && bio.is_none() && avatar.is_none() {
+                anyhow::bail!("nothing to change: give --name, --bio or --avatar");
+            }
+            let avatar = avatar.map(|path| read_file(&path)).transpose()?;
+            let mut shop = shops::get_shop(ctx, &handle).await?;
+            if name.is_some() || bio.is_some() {
+                let changes = ShopChanges { display_name: name, bio };
+                shop = shops::update_shop(ctx, Authority::Operator, &handle, changes).await?;
+            }
+            if let Some(bytes) = avatar {
+                shop = shops::set_avatar(ctx, Authority::Operator, &handle, bytes).await?;
+            }
+            println!("updated shop @{}: {}", shop.handle, shop.display_name);
             println!("{}", shop.ap_id);
         }
         ShopCommand::List => {
@@ -319,9 +364,7 @@ async fn listing(ctx: &Context, cmd: ListingCommand) -> anyhow::Result<()> {
             )?;
             let mut uploads = Vec::with_capacity(args.images.len());
             for (path, alt) in args.images.iter().zip(args.alts) {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("reading image {}", path.display()))?;
-                uploads.push(ImageUpload { bytes, alt });
+                uploads.push(ImageUpload { bytes: read_file(path)?, alt });
             }
             let view =
                 listings::create_listing(ctx, Authority::Operator, &args.shop, draft, uploads)
@@ -382,6 +425,10 @@ async fn listing(ctx: &Context, cmd: ListingCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn read_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading image {}", path.display()))
 }
 
 fn print_listing(view: &ListingView) {

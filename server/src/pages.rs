@@ -45,6 +45,7 @@ struct HomePage<'a> {
 struct ShopPage<'a> {
     node_name: &'a str,
     domain: &'a str,
+    avatar_url: Option<String>,
     shop: shop::Model,
     listings: Vec<ListingView>,
     page: u64,
@@ -145,6 +146,7 @@ async fn shop_page(
     Ok(render(&ShopPage {
         node_name: &ctx.instance.name,
         domain: &ctx.instance.domain,
+        avatar_url: shop.avatar_file.as_deref().map(|f| ctx.instance.media_url(f)),
         has_next: found.has_next(),
         page: found.page,
         listings: found.items,

@@ -290,6 +290,9 @@ pub async fn add_image(
     let stored = store_all(ctx, vec![upload], 0).await?;
     let result: Result<()> = async {
         let txn = db::begin_write(&ctx.db).await?;
+        // Updating the listing row first locks it (PostgreSQL), so concurrent uploads count
+        // one after the other and cannot together pass the limit.
+        touch(&txn, id).await?;
         let count = listing_image::Entity::find()
             .filter(listing_image::Column::ListingId.eq(id))
             .count(&txn)
@@ -309,7 +312,6 @@ pub async fn add_image(
             .flatten()
             .unwrap_or(-1);
         insert_images(&txn, id, &stored, max_position + 1).await?;
-        touch(&txn, id).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -8,7 +8,7 @@ use crate::{
     Context, Error, Result,
     entities::{shop, user},
     keys,
-    service::accounts::unique_to_conflict,
+    service::{accounts::unique_to_conflict, images},
     types::{DisplayName, Handle},
 };
 
@@ -26,15 +26,84 @@ pub struct NewShop {
 impl NewShop {
     /// Parse raw input into a shop.
     pub fn parse(handle: &str, display_name: &str, bio: Option<&str>) -> Result<Self> {
-        let bio = bio.unwrap_or("").trim().to_string();
-        if bio.chars().count() > 2_000 {
-            return Err(Error::invalid("bio", "must be at most 2000 characters"));
-        }
         Ok(NewShop {
             handle: Handle::parse(handle)?,
             display_name: DisplayName::parse(display_name)?,
-            bio,
+            bio: parse_bio(bio.unwrap_or(""))?,
         })
+    }
+}
+
+fn parse_bio(bio: &str) -> Result<String> {
+    let bio = bio.trim();
+    if bio.chars().count() > 2_000 {
+        return Err(Error::invalid("bio", "must be at most 2000 characters"));
+    }
+    if bio.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(Error::invalid("bio", "must not contain control characters"));
+    }
+    Ok(bio.to_string())
+}
+
+/// Changes to a shop's profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ShopChanges {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New bio.
+    pub bio: Option<String>,
+}
+
+/// Change a shop's display name or bio.
+pub async fn update_shop(
+    ctx: &Context,
+    who: Authority<'_>,
+    handle: &str,
+    changes: ShopChanges,
+) -> Result<shop::Model> {
+    let shop = get_shop(ctx, handle).await?;
+    ensure_can_manage(who, &shop)?;
+    let mut row: shop::ActiveModel = shop.into();
+    if let Some(name) = &changes.display_name {
+        row.display_name = Set(DisplayName::parse(name)?.into_inner());
+    }
+    if let Some(bio) = &changes.bio {
+        row.bio = Set(parse_bio(bio)?);
+    }
+    row.updated_at = Set(chrono::Utc::now());
+    Ok(row.update(&ctx.db).await?)
+}
+
+/// Set a shop's avatar from an uploaded image. The image is checked and re-encoded like listing
+/// photos; the avatar is its square-bounded 480 px version. The previous avatar's file is removed.
+pub async fn set_avatar(
+    ctx: &Context,
+    who: Authority<'_>,
+    handle: &str,
+    bytes: Vec<u8>,
+) -> Result<shop::Model> {
+    let shop = get_shop(ctx, handle).await?;
+    ensure_can_manage(who, &shop)?;
+    let upload = images::ImageUpload { bytes, alt: shop.display_name.clone() };
+    let media_dir = &ctx.instance.media_dir;
+    let stored = images::store(media_dir, upload, 0, ctx.instance.max_image_bytes).await?;
+    // Only the thumbnail is kept: avatars are shown small everywhere.
+    images::remove_files(media_dir, &stored.file_name, &stored.file_name).await;
+    let previous = shop.avatar_file.clone();
+    let mut row: shop::ActiveModel = shop.into();
+    row.avatar_file = Set(Some(stored.thumb_file_name.clone()));
+    row.updated_at = Set(chrono::Utc::now());
+    match row.update(&ctx.db).await {
+        Ok(updated) => {
+            if let Some(old) = previous {
+                images::remove_files(media_dir, &old, &old).await;
+            }
+            Ok(updated)
+        }
+        Err(e) => {
+            images::remove_files(media_dir, &stored.thumb_file_name, &stored.thumb_file_name).await;
+            Err(e.into())
+        }
     }
 }
 
@@ -64,6 +133,22 @@ pub async fn create_shop(ctx: &Context, owner: &user::Model, new: NewShop) -> Re
     .insert(&ctx.db)
     .await
     .map_err(|e| unique_to_conflict(e, "shop handle is taken"))
+}
+
+/// Delete a shop that has no listings (undoing a creation whose later step failed).
+pub async fn delete_shop(ctx: &Context, handle: &str) -> Result<()> {
+    use crate::entities::listing;
+    use sea_orm::PaginatorTrait;
+    let shop = get_shop(ctx, handle).await?;
+    let listings = listing::Entity::find()
+        .filter(listing::Column::ShopId.eq(shop.id))
+        .count(&ctx.db)
+        .await?;
+    if listings > 0 {
+        return Err(Error::Conflict(format!("shop {handle} has listings")));
+    }
+    shop::Entity::delete_by_id(shop.id).exec(&ctx.db).await?;
+    Ok(())
 }
 
 /// A shop by handle, if it exists.

@@ -84,26 +84,25 @@ impl Money {
                 format!("{amount:?} is not a decimal amount like \"28.00\""),
             ));
         }
-        let decimal = Decimal::from_str(text).map_err(|_| {
-            Error::invalid(
-                field,
-                format!("{amount:?} is not a decimal amount like \"28.00\""),
-            )
+        // `from_str` would silently round digits past a 96-bit mantissa ("28.000…0001" → 28);
+        // such an amount has more decimals than any currency allows.
+        let decimal = Decimal::from_str_exact(text).map_err(|_| {
+            let decimals = text.split_once('.').map_or(0, |(_, fraction)| fraction.len());
+            if decimals > currency.exponent() as usize {
+                too_many_decimals(amount, currency)
+            } else {
+                Error::invalid(
+                    field,
+                    format!("{amount:?} is not a decimal amount like \"28.00\""),
+                )
+            }
         })?;
         if decimal.is_sign_negative() && !decimal.is_zero() {
             return Err(Error::invalid(field, "must not be negative"));
         }
         let decimal = decimal.normalize();
         if decimal.scale() > currency.exponent() {
-            return Err(Error::invalid(
-                field,
-                format!(
-                    "{} allows {} decimal place{}, got {amount}",
-                    currency.code(),
-                    currency.exponent(),
-                    if currency.exponent() == 1 { "" } else { "s" }
-                ),
-            ));
+            return Err(too_many_decimals(amount, currency));
         }
         if decimal >= Decimal::from(MAX_MAJOR_UNITS) {
             return Err(Error::invalid(
@@ -149,6 +148,18 @@ impl Money {
     pub fn amount_string(&self) -> String {
         self.amount().to_string()
     }
+}
+
+fn too_many_decimals(amount: &str, currency: Currency) -> Error {
+    Error::invalid(
+        "price",
+        format!(
+            "{} allows {} decimal place{}, got {amount}",
+            currency.code(),
+            currency.exponent(),
+            if currency.exponent() == 1 { "" } else { "s" }
+        ),
+    )
 }
 
 impl fmt::Display for Money {
@@ -204,6 +215,8 @@ mod tests {
         }
         let err = Money::parse("28.001", eur()).unwrap_err();
         assert!(err.to_string().contains("2 decimal places"), "{err}");
+        let err = Money::parse("28.0000000000000000000000000001", eur()).unwrap_err();
+        assert!(err.to_string().contains("2 decimal places"), "not rounded to 28: {err}");
         assert!(Money::parse("10.5", Currency::parse("JPY").unwrap()).is_err());
     }
 

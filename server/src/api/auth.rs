@@ -83,7 +83,10 @@ pub async fn me(
     auth: AuthUser,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let shops = shops::shops_of(&state.ctx, &auth.user).await?;
-    let shops: Vec<_> = shops.iter().map(super::shops::shop_json).collect();
+    let shops: Vec<_> = shops
+        .iter()
+        .map(|s| super::shops::shop_json(&state.ctx.instance, s))
+        .collect();
     Ok(Json(serde_json::json!({
         "username": auth.user.username,
         "role": auth.user.role,

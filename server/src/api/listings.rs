@@ -198,6 +198,21 @@ pub async fn withdraw(
     ))
 }
 
+/// A multipart failure as the client should see it: 408 for a body that stalled, 413 for one
+/// over the upload limit, else 400.
+pub fn multipart_error(state: &AppState, e: axum::extract::multipart::MultipartError) -> Error {
+    if super::error::caused_by_body_timeout(&e) {
+        Error::TimedOut("the upload did not arrive in time".into())
+    } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Error::PayloadTooLarge(format!(
+            "the upload is larger than the limit of {} bytes",
+            state.ctx.instance.max_image_bytes
+        ))
+    } else {
+        Error::BadRequest(format!("malformed multipart body: {}", e.body_text()))
+    }
+}
+
 /// `POST /api/v1/listings/{id}/images`, multipart with a `file` and its `alt` text.
 pub async fn upload_image(
     State(state): State<AppState>,
@@ -210,23 +225,11 @@ pub async fn upload_image(
     let listing = listings::get_listing(&state.ctx, &id).await?;
     let shop = shops::get_shop(&state.ctx, &listing.shop.handle).await?;
     shops::ensure_can_manage(Authority::User(&auth.user), &shop)?;
-    let multipart_error = |e: axum::extract::multipart::MultipartError| {
-        if super::error::caused_by_body_timeout(&e) {
-            Error::TimedOut("the upload did not arrive in time".into())
-        } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Error::PayloadTooLarge(format!(
-                "the image is larger than the limit of {} bytes",
-                state.ctx.instance.max_image_bytes
-            ))
-        } else {
-            Error::BadRequest(format!("malformed multipart body: {}", e.body_text()))
-        }
-    };
     let (mut bytes, mut alt) = (None, None);
-    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+    while let Some(field) = multipart.next_field().await.map_err(|e| multipart_error(&state, e))? {
         match field.name() {
-            Some("file") => bytes = Some(field.bytes().await.map_err(multipart_error)?.to_vec()),
-            Some("alt") => alt = Some(field.text().await.map_err(multipart_error)?),
+            Some("file") => bytes = Some(field.bytes().await.map_err(|e| multipart_error(&state, e))?.to_vec()),
+            Some("alt") => alt = Some(field.text().await.map_err(|e| multipart_error(&state, e))?),
             Some(other) => {
                 return Err(Error::invalid(other, "unknown field; send `file` and `alt`").into());
             }

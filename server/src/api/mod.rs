@@ -26,7 +26,11 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(auth::me))
         .route("/shops", post(shops::create).get(shops::list))
-        .route("/shops/{handle}", get(shops::show))
+        .route("/shops/{handle}", get(shops::show).patch(shops::update))
+        .route(
+            "/shops/{handle}/avatar",
+            post(shops::set_avatar).layer(DefaultBodyLimit::max(upload_limit)),
+        )
         .route(
             "/shops/{handle}/listings",
             get(listings::list_for_shop).post(listings::create),

@@ -5,20 +5,27 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
 };
-use market::{entities::shop, service::shops};
+use axum::extract::Multipart;
+use market::{
+    Error, Instance,
+    entities::shop,
+    service::shops::{self, Authority, ShopChanges},
+};
 use serde::Deserialize;
 
 use super::{ApiError, ApiJson, AuthUser};
 use crate::routes::AppState;
 
 /// A shop as the API shows it (never its private key).
-pub fn shop_json(shop: &shop::Model) -> serde_json::Value {
+pub fn shop_json(instance: &Instance, shop: &shop::Model) -> serde_json::Value {
     serde_json::json!({
         "handle": shop.handle,
         "name": shop.display_name,
         "bio": shop.bio,
         "url": shop.ap_id,
+        "avatar_url": shop.avatar_file.as_deref().map(|f| instance.media_url(f)),
         "created_at": shop.created_at,
+        "updated_at": shop.updated_at,
     })
 }
 
@@ -39,15 +46,14 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let new = shops::NewShop::parse(&body.handle, &body.name, body.bio.as_deref())?;
     let shop = shops::create_shop(&state.ctx, &auth.user, new).await?;
-    Ok((StatusCode::CREATED, Json(shop_json(&shop))))
+    Ok((StatusCode::CREATED, Json(shop_json(&state.ctx.instance, &shop))))
 }
 
 /// `GET /api/v1/shops`: every shop on the node.
 pub async fn list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let shops = shops::list_shops(&state.ctx).await?;
-    Ok(Json(
-        serde_json::json!({"items": shops.iter().map(shop_json).collect::<Vec<_>>()}),
-    ))
+    let items: Vec<_> = shops.iter().map(|s| shop_json(&state.ctx.instance, s)).collect();
+    Ok(Json(serde_json::json!({ "items": items })))
 }
 
 /// `GET /api/v1/shops/{handle}`.
@@ -56,5 +62,56 @@ pub async fn show(
     Path(handle): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let shop = shops::get_shop(&state.ctx, &handle).await?;
-    Ok(Json(shop_json(&shop)))
+    Ok(Json(shop_json(&state.ctx.instance, &shop)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopPatch {
+    name: Option<String>,
+    bio: Option<String>,
+}
+
+/// `PATCH /api/v1/shops/{handle}`: change the display name or bio.
+pub async fn update(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(handle): Path<String>,
+    ApiJson(patch): ApiJson<ShopPatch>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if patch.name.is_none() && patch.bio.is_none() {
+        return Err(Error::invalid("body", "nothing to change: give name or bio").into());
+    }
+    let changes = ShopChanges { display_name: patch.name, bio: patch.bio };
+    let shop = shops::update_shop(&state.ctx, Authority::User(&auth.user), &handle, changes).await?;
+    Ok(Json(shop_json(&state.ctx.instance, &shop)))
+}
+
+/// `POST /api/v1/shops/{handle}/avatar`, multipart with the image as `file`.
+pub async fn set_avatar(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(handle): Path<String>,
+    mut multipart: Multipart,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let shop = shops::get_shop(&state.ctx, &handle).await?;
+    shops::ensure_can_manage(Authority::User(&auth.user), &shop)?;
+    let mut bytes = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| super::listings::multipart_error(&state, e))?
+    {
+        match field.name() {
+            Some("file") => {
+                let data = field.bytes().await.map_err(|e| super::listings::multipart_error(&state, e))?;
+                bytes = Some(data.to_vec());
+            }
+            Some(other) => return Err(Error::invalid(other, "unknown field; send `file`").into()),
+            None => return Err(Error::BadRequest("multipart field without a name".into()).into()),
+        }
+    }
+    let bytes = bytes.ok_or_else(|| Error::invalid("file", "attach the image as the `file` field"))?;
+    let shop = shops::set_avatar(&state.ctx, Authority::User(&auth.user), &handle, bytes).await?;
+    Ok(Json(shop_json(&state.ctx.instance, &shop)))
 }
