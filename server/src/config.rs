@@ -53,7 +53,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             bind: "127.0.0.1:8080".into(),
-            body_limit_bytes: 64 * 1024,
+            body_limit_bytes: 256 * 1024,
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             request_timeout_secs: 60,
