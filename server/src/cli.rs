@@ -301,7 +301,8 @@ async fn shop(ctx: &Context, cmd: ShopCommand) -> anyhow::Result<()> {
             })?;
             let mut shop = shops::create_shop(ctx, &owner, new).await?;
             if let Some(bytes) = avatar {
-                shop = match shops::set_avatar(ctx, Authority::Operator, &shop.handle, bytes).await {
+                shop = match shops::set_avatar(ctx, Authority::Operator, &shop.handle, bytes).await
+                {
                     Ok(shop) => shop,
                     Err(e) => {
                         shops::delete_shop(ctx, &shop.handle).await?;
@@ -315,14 +316,22 @@ async fn shop(ctx: &Context, cmd: ShopCommand) -> anyhow::Result<()> {
             );
             println!("{}", shop.ap_id);
         }
-        ShopCommand::Update { handle, name, bio, avatar } => {
+        ShopCommand::Update {
+            handle,
+            name,
+            bio,
+            avatar,
+        } => {
             if name.is_none() && bio.is_none() && avatar.is_none() {
                 anyhow::bail!("nothing to change: give --name, --bio or --avatar");
             }
             let avatar = avatar.map(|path| read_file(&path)).transpose()?;
             let mut shop = shops::get_shop(ctx, &handle).await?;
             if name.is_some() || bio.is_some() {
-                let changes = ShopChanges { display_name: name, bio };
+                let changes = ShopChanges {
+                    display_name: name,
+                    bio,
+                };
                 shop = shops::update_shop(ctx, Authority::Operator, &handle, changes).await?;
             }
             if let Some(bytes) = avatar {
@@ -364,7 +373,10 @@ async fn listing(ctx: &Context, cmd: ListingCommand) -> anyhow::Result<()> {
             )?;
             let mut uploads = Vec::with_capacity(args.images.len());
             for (path, alt) in args.images.iter().zip(args.alts) {
-                uploads.push(ImageUpload { bytes: read_file(path)?, alt });
+                uploads.push(ImageUpload {
+                    bytes: read_file(path)?,
+                    alt,
+                });
             }
             let view =
                 listings::create_listing(ctx, Authority::Operator, &args.shop, draft, uploads)

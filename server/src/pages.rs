@@ -146,7 +146,10 @@ async fn shop_page(
     Ok(render(&ShopPage {
         node_name: &ctx.instance.name,
         domain: &ctx.instance.domain,
-        avatar_url: shop.avatar_file.as_deref().map(|f| ctx.instance.media_url(f)),
+        avatar_url: shop
+            .avatar_file
+            .as_deref()
+            .map(|f| ctx.instance.media_url(f)),
         has_next: found.has_next(),
         page: found.page,
         listings: found.items,

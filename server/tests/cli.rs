@@ -229,7 +229,15 @@ async fn cli_builds_a_shop_that_serve_shows_and_sigterm_stops() {
     let url = created.lines().last().unwrap().to_string();
     assert!(url.starts_with("http://localhost:8080/listings/"), "{url}");
 
-    site.ok(&["shop", "update", "pottery", "--avatar", "mug.png", "--bio", "From Oaxaca"]);
+    site.ok(&[
+        "shop",
+        "update",
+        "pottery",
+        "--avatar",
+        "mug.png",
+        "--bio",
+        "From Oaxaca",
+    ]);
     let updated = site.ok(&[
         "listing", "update", &url, "--price", "30.50", "--stock", "0",
     ]);
@@ -271,7 +279,10 @@ async fn cli_builds_a_shop_that_serve_shows_and_sigterm_stops() {
         status == 200 && shop.contains("Ana&#39;s Pottery") && shop.contains("Blue mug"),
         "{shop}"
     );
-    assert!(shop.contains("From Oaxaca") && shop.contains("class=\"avatar\""), "{shop}");
+    assert!(
+        shop.contains("From Oaxaca") && shop.contains("class=\"avatar\""),
+        "{shop}"
+    );
 
     // The CLI works against the database the server is using, while it runs.
     site.ok(&["listing", "withdraw", &url]);

@@ -11,7 +11,9 @@ async fn login_gives_a_token_that_opens_me_and_logout_revokes_it() {
     assert_eq!(body["username"], "ana");
     assert_eq!(body["role"], "member");
 
-    let out = node.post_json("/api/v1/auth/logout", Some(&ana.token), &Value::Null).await;
+    let out = node
+        .post_json("/api/v1/auth/logout", Some(&ana.token), &Value::Null)
+        .await;
     assert_eq!(out.status(), 204);
     let me = node.get("/api/v1/me", Some(&ana.token)).await;
     assert_eq!(me.status(), 401);

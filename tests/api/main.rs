@@ -3,3 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod bodies;
+mod images;
+mod listings;
+mod pages;
+mod paging;
+mod permissions;
+mod shops;
+mod support;
+mod uploads;
+mod validation;

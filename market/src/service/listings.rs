@@ -206,7 +206,7 @@ pub async fn update_listing(
     changes: ListingChanges,
 ) -> Result<ListingView> {
     let txn = db::begin_write(&ctx.db).await?;
-    let current = find_row(&txn, id).await?;
+    let current = lock_row(&txn, id).await?;
     let shop = shops::get_shop_by_id(&txn, current.shop_id).await?;
     ensure_can_manage(who, &shop)?;
     if current.status() == Status::Withdrawn {
@@ -259,7 +259,7 @@ pub async fn update_listing(
 /// Withdraw a listing: it leaves the catalog for good. Withdrawing twice is harmless.
 pub async fn withdraw_listing(ctx: &Context, who: Authority<'_>, id: &str) -> Result<ListingView> {
     let txn = db::begin_write(&ctx.db).await?;
-    let current = find_row(&txn, id).await?;
+    let current = lock_row(&txn, id).await?;
     let shop = shops::get_shop_by_id(&txn, current.shop_id).await?;
     ensure_can_manage(who, &shop)?;
     if current.status() != Status::Withdrawn {
@@ -404,6 +404,15 @@ async fn find_row(conn: &impl ConnectionTrait, id: &str) -> Result<listing::Mode
         .one(conn)
         .await?
         .ok_or_else(|| Error::not_found("listing"))
+}
+
+/// Read a listing for change inside a write transaction. Updating its row first takes the row
+/// lock on PostgreSQL (SQLite's `BEGIN IMMEDIATE` already serialises writers), so two concurrent
+/// changes apply one after the other, each to the other's result, and none is lost.
+async fn lock_row(txn: &impl ConnectionTrait, id: &str) -> Result<listing::Model> {
+    find_row(txn, id).await?;
+    touch(txn, id).await?;
+    find_row(txn, id).await
 }
 
 async fn touch(conn: &impl ConnectionTrait, id: &str) -> Result<()> {

@@ -39,7 +39,10 @@ fn parse_bio(bio: &str) -> Result<String> {
     if bio.chars().count() > 2_000 {
         return Err(Error::invalid("bio", "must be at most 2000 characters"));
     }
-    if bio.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    if bio
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
         return Err(Error::invalid("bio", "must not contain control characters"));
     }
     Ok(bio.to_string())
@@ -84,7 +87,10 @@ pub async fn set_avatar(
 ) -> Result<shop::Model> {
     let shop = get_shop(ctx, handle).await?;
     ensure_can_manage(who, &shop)?;
-    let upload = images::ImageUpload { bytes, alt: shop.display_name.clone() };
+    let upload = images::ImageUpload {
+        bytes,
+        alt: shop.display_name.clone(),
+    };
     let media_dir = &ctx.instance.media_dir;
     let stored = images::store(media_dir, upload, 0, ctx.instance.max_image_bytes).await?;
     // Only the thumbnail is kept: avatars are shown small everywhere.

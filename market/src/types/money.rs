@@ -1,6 +1,6 @@
 //! Exact money: a decimal amount in an ISO 4217 currency, never a float.
 
-use std::{fmt, str::FromStr};
+use std::fmt;
 
 use rust_decimal::Decimal;
 
@@ -87,7 +87,9 @@ impl Money {
         // `from_str` would silently round digits past a 96-bit mantissa ("28.000…0001" → 28);
         // such an amount has more decimals than any currency allows.
         let decimal = Decimal::from_str_exact(text).map_err(|_| {
-            let decimals = text.split_once('.').map_or(0, |(_, fraction)| fraction.len());
+            let decimals = text
+                .split_once('.')
+                .map_or(0, |(_, fraction)| fraction.len());
             if decimals > currency.exponent() as usize {
                 too_many_decimals(amount, currency)
             } else {
@@ -216,7 +218,10 @@ mod tests {
         let err = Money::parse("28.001", eur()).unwrap_err();
         assert!(err.to_string().contains("2 decimal places"), "{err}");
         let err = Money::parse("28.0000000000000000000000000001", eur()).unwrap_err();
-        assert!(err.to_string().contains("2 decimal places"), "not rounded to 28: {err}");
+        assert!(
+            err.to_string().contains("2 decimal places"),
+            "not rounded to 28: {err}"
+        );
         assert!(Money::parse("10.5", Currency::parse("JPY").unwrap()).is_err());
     }
 

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use axum::{
     Json,
+    extract::multipart::MultipartRejection,
     extract::{Multipart, Path, Query, State},
     http::{StatusCode, header},
     response::IntoResponse,
@@ -218,17 +219,32 @@ pub async fn upload_image(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<String>,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = listing_id(&id)?;
     // Refuse strangers before reading a large body.
     let listing = listings::get_listing(&state.ctx, &id).await?;
     let shop = shops::get_shop(&state.ctx, &listing.shop.handle).await?;
     shops::ensure_can_manage(Authority::User(&auth.user), &shop)?;
+    let mut multipart = multipart.map_err(|e| {
+        Error::UnsupportedMediaType(format!("send multipart/form-data: {}", e.body_text()))
+    })?;
     let (mut bytes, mut alt) = (None, None);
-    while let Some(field) = multipart.next_field().await.map_err(|e| multipart_error(&state, e))? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&state, e))?
+    {
         match field.name() {
-            Some("file") => bytes = Some(field.bytes().await.map_err(|e| multipart_error(&state, e))?.to_vec()),
+            Some("file") => {
+                bytes = Some(
+                    field
+                        .bytes()
+                        .await
+                        .map_err(|e| multipart_error(&state, e))?
+                        .to_vec(),
+                )
+            }
             Some("alt") => alt = Some(field.text().await.map_err(|e| multipart_error(&state, e))?),
             Some(other) => {
                 return Err(Error::invalid(other, "unknown field; send `file` and `alt`").into());

@@ -1,11 +1,12 @@
 //! Shops in the API.
 
+use axum::extract::Multipart;
 use axum::{
     Json,
+    extract::multipart::MultipartRejection,
     extract::{Path, State},
     http::StatusCode,
 };
-use axum::extract::Multipart;
 use market::{
     Error, Instance,
     entities::shop,
@@ -46,13 +47,19 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let new = shops::NewShop::parse(&body.handle, &body.name, body.bio.as_deref())?;
     let shop = shops::create_shop(&state.ctx, &auth.user, new).await?;
-    Ok((StatusCode::CREATED, Json(shop_json(&state.ctx.instance, &shop))))
+    Ok((
+        StatusCode::CREATED,
+        Json(shop_json(&state.ctx.instance, &shop)),
+    ))
 }
 
 /// `GET /api/v1/shops`: every shop on the node.
 pub async fn list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let shops = shops::list_shops(&state.ctx).await?;
-    let items: Vec<_> = shops.iter().map(|s| shop_json(&state.ctx.instance, s)).collect();
+    let items: Vec<_> = shops
+        .iter()
+        .map(|s| shop_json(&state.ctx.instance, s))
+        .collect();
     Ok(Json(serde_json::json!({ "items": items })))
 }
 
@@ -82,8 +89,12 @@ pub async fn update(
     if patch.name.is_none() && patch.bio.is_none() {
         return Err(Error::invalid("body", "nothing to change: give name or bio").into());
     }
-    let changes = ShopChanges { display_name: patch.name, bio: patch.bio };
-    let shop = shops::update_shop(&state.ctx, Authority::User(&auth.user), &handle, changes).await?;
+    let changes = ShopChanges {
+        display_name: patch.name,
+        bio: patch.bio,
+    };
+    let shop =
+        shops::update_shop(&state.ctx, Authority::User(&auth.user), &handle, changes).await?;
     Ok(Json(shop_json(&state.ctx.instance, &shop)))
 }
 
@@ -92,10 +103,13 @@ pub async fn set_avatar(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(handle): Path<String>,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let shop = shops::get_shop(&state.ctx, &handle).await?;
     shops::ensure_can_manage(Authority::User(&auth.user), &shop)?;
+    let mut multipart = multipart.map_err(|e| {
+        Error::UnsupportedMediaType(format!("send multipart/form-data: {}", e.body_text()))
+    })?;
     let mut bytes = None;
     while let Some(field) = multipart
         .next_field()
@@ -104,14 +118,18 @@ pub async fn set_avatar(
     {
         match field.name() {
             Some("file") => {
-                let data = field.bytes().await.map_err(|e| super::listings::multipart_error(&state, e))?;
+                let data = field
+                    .bytes()
+                    .await
+                    .map_err(|e| super::listings::multipart_error(&state, e))?;
                 bytes = Some(data.to_vec());
             }
             Some(other) => return Err(Error::invalid(other, "unknown field; send `file`").into()),
             None => return Err(Error::BadRequest("multipart field without a name".into()).into()),
         }
     }
-    let bytes = bytes.ok_or_else(|| Error::invalid("file", "attach the image as the `file` field"))?;
+    let bytes =
+        bytes.ok_or_else(|| Error::invalid("file", "attach the image as the `file` field"))?;
     let shop = shops::set_avatar(&state.ctx, Authority::User(&auth.user), &handle, bytes).await?;
     Ok(Json(shop_json(&state.ctx.instance, &shop)))
 }
