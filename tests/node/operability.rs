@@ -21,6 +21,7 @@ async fn health_reports_whether_the_database_answers() {
     assert_eq!(down.status(), 503);
     let body: Value = down.json().await.unwrap();
     assert_eq!(body["database"], "unavailable");
+    node.shutdown().await;
 }
 
 async fn read_until_closed(stream: &mut TcpStream) -> String {
