@@ -313,163 +313,45 @@ async fn bad_arguments_get_a_one_line_error_and_change_nothing() {
     ]);
     std::fs::write(site.path().join("notes.png"), "this is not an image").unwrap();
     png(&site.path().join("ok.png"));
-    let base = [
-        "listing",
-        "create",
-        "--shop",
-        "pottery",
-        "--title",
-        "Mug",
-        "--currency",
-        "EUR",
-        "--stock",
-        "1",
-    ];
-    let with = |extra: &[&'static str]| -> Vec<&'static str> {
-        base.iter().copied().chain(extra.iter().copied()).collect()
-    };
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["listing", "create", "--bogus"], "--bogus"),
+    // Each case: the arguments, split on spaces ("_" stands for a space inside a value), and a
+    // word the one-line error must contain.
+    let listing = "listing create --shop pottery --title Mug --currency EUR --stock 1";
+    let cases = [
+        ("listing create --bogus".to_string(), "--bogus"),
+        ("listing create --shop pottery --title Mug".into(), "required"),
+        (format!("{listing} --price -1"), "negative"),
+        (format!("{listing} --price 28.001"), "decimal places"),
+        (format!("{listing} --price abc"), "price"),
+        ("listing create --shop pottery --title Mug --price 1 --currency XYZ --stock 1".into(), "currency"),
+        ("listing create --shop pottery --title Mug --price 1 --currency EUR --stock -1".into(), "stock"),
+        ("listing create --shop nosuch --title Mug --price 1 --currency EUR --stock 1".into(), "shop not found"),
+        (format!("{listing} --price 1 --image ok.png"), "--alt"),
+        (format!("{listing} --price 1 --image notes.png --alt x"), "not an image"),
+        (format!("{listing} --price 1 --image ok.png --alt fine --image notes.png --alt x"), "not an image"),
+        (format!("{listing} --price 1 --image missing.png --alt x"), "missing.png"),
+        (format!("{listing} --price 1 --tag two_words"), "tag"),
         (
-            vec!["listing", "create", "--shop", "pottery", "--title", "Mug"],
-            "required",
-        ),
-        (with(&["--price", "-1"]), "negative"),
-        (with(&["--price", "28.001"]), "decimal places"),
-        (with(&["--price", "abc"]), "price"),
-        (
-            vec![
-                "listing",
-                "create",
-                "--shop",
-                "pottery",
-                "--title",
-                "Mug",
-                "--price",
-                "1",
-                "--currency",
-                "XYZ",
-                "--stock",
-                "1",
-            ],
-            "currency",
-        ),
-        (
-            vec![
-                "listing",
-                "create",
-                "--shop",
-                "pottery",
-                "--title",
-                "Mug",
-                "--price",
-                "1",
-                "--currency",
-                "EUR",
-                "--stock",
-                "-1",
-            ],
-            "stock",
-        ),
-        (
-            vec![
-                "listing",
-                "create",
-                "--shop",
-                "nosuch",
-                "--title",
-                "Mug",
-                "--price",
-                "1",
-                "--currency",
-                "EUR",
-                "--stock",
-                "1",
-            ],
-            "shop not found",
-        ),
-        (with(&["--price", "1", "--image", "ok.png"]), "--alt"),
-        (
-            with(&["--price", "1", "--image", "notes.png", "--alt", "x"]),
-            "not an image",
-        ),
-        (
-            with(&[
-                "--price",
-                "1",
-                "--image",
-                "ok.png",
-                "--alt",
-                "fine",
-                "--image",
-                "notes.png",
-                "--alt",
-                "x",
-            ]),
-            "not an image",
-        ),
-        (
-            with(&["--price", "1", "--image", "missing.png", "--alt", "x"]),
-            "missing.png",
-        ),
-        (with(&["--price", "1", "--tag", "two words"]), "tag"),
-        (
-            vec![
-                "listing",
-                "update",
-                "https://elsewhere.example/listings/4c1b5e0e-8f55-4f4e-9d8e-2b0f3c1d2e3f",
-                "--stock",
-                "2",
-            ],
+            "listing update https://elsewhere.example/listings/4c1b5e0e-8f55-4f4e-9d8e-2b0f3c1d2e3f --stock 2".into(),
             "not a listing URL",
         ),
         (
-            vec![
-                "listing",
-                "withdraw",
-                "http://localhost:8080/listings/4c1b5e0e-8f55-4f4e-9d8e-2b0f3c1d2e3f",
-            ],
+            "listing withdraw http://localhost:8080/listings/4c1b5e0e-8f55-4f4e-9d8e-2b0f3c1d2e3f".into(),
             "listing not found",
         ),
-        (
-            vec![
-                "shop", "create", "--handle", "pottery", "--owner", "ana", "--name", "Again",
-            ],
-            "taken",
-        ),
-        (
-            vec![
-                "shop",
-                "create",
-                "--handle",
-                "Bad Handle",
-                "--owner",
-                "ana",
-                "--name",
-                "X",
-            ],
-            "handle",
-        ),
-        (
-            vec![
-                "shop", "create", "--handle", "weaving", "--owner", "nobody", "--name", "X",
-            ],
-            "nobody",
-        ),
-        (
-            vec!["user", "create", "--username", "bo"],
-            "--password-stdin",
-        ),
-        (
-            vec!["--config", "/nonexistent/tianguis.toml", "listing", "list"],
-            "does not exist",
-        ),
+        ("shop create --handle pottery --owner ana --name Again".into(), "taken"),
+        ("shop create --handle Bad_Handle! --owner ana --name X".into(), "handle"),
+        ("shop create --handle weaving --owner nobody --name X".into(), "nobody"),
+        ("shop create --handle weaving --owner ana --name X --avatar notes.png".into(), "not an image"),
+        ("user create --username bo".into(), "--password-stdin"),
+        ("--config /nonexistent/tianguis.toml listing list".into(), "does not exist"),
     ];
-    for (args, expected) in &cases {
-        let line = site.fails(args, "");
+    for (line, expected) in &cases {
+        let args: Vec<String> = line.split(' ').map(|a| a.replace('_', " ")).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let error = site.fails(&args, "");
         assert!(
-            line.contains(expected),
-            "{args:?}: {line:?} lacks {expected:?}"
+            error.contains(expected),
+            "{args:?}: {error:?} lacks {expected:?}"
         );
     }
     let short = site.fails(

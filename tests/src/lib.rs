@@ -206,38 +206,43 @@ impl TestNode {
         .await
     }
 
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap()
+    }
+
     /// `GET path`, optionally with a token.
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
-        with_token(self.http.get(self.url(path)), token)
-            .send()
-            .await
-            .unwrap()
+        self.send(reqwest::Method::GET, path, token, None).await
     }
 
     /// `POST path` with a JSON body.
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
-        with_token(self.http.post(self.url(path)), token)
-            .json(body)
-            .send()
+        self.send(reqwest::Method::POST, path, token, Some(body))
             .await
-            .unwrap()
     }
 
     /// `PATCH path` with a JSON body.
     pub async fn patch_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
-        with_token(self.http.patch(self.url(path)), token)
-            .json(body)
-            .send()
+        self.send(reqwest::Method::PATCH, path, token, Some(body))
             .await
-            .unwrap()
     }
 
     /// `DELETE path`.
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
-        with_token(self.http.delete(self.url(path)), token)
-            .send()
-            .await
-            .unwrap()
+        self.send(reqwest::Method::DELETE, path, token, None).await
     }
 
     /// `POST /api/v1/shops`.
@@ -315,13 +320,6 @@ pub struct Member {
     pub username: String,
     /// Its API token.
     pub token: String,
-}
-
-fn with_token(request: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
-    match token {
-        Some(token) => request.bearer_auth(token),
-        None => request,
-    }
 }
 
 /// A valid listing body.

@@ -221,47 +221,24 @@ mod tests {
     #[tokio::test]
     async fn refuses_non_images_oversize_and_missing_alt() {
         let dir = tempfile::tempdir().unwrap();
-        let text = ImageUpload {
-            bytes: b"GIF89a but not really".to_vec(),
-            alt: "x".into(),
+        let status = |bytes: Vec<u8>, alt: &str, max: usize| {
+            let upload = ImageUpload {
+                bytes,
+                alt: alt.into(),
+            };
+            let dir = dir.path().to_path_buf();
+            async move { store(&dir, upload, 0, max).await.unwrap_err().status() }
         };
         assert_eq!(
-            store(dir.path(), text, 0, 1 << 20)
-                .await
-                .unwrap_err()
-                .status(),
+            status(b"GIF89a but not really".to_vec(), "x", 1 << 20).await,
             415
         );
-        let script = ImageUpload {
-            bytes: b"<script>alert(1)</script>".to_vec(),
-            alt: "x".into(),
-        };
         assert_eq!(
-            store(dir.path(), script, 0, 1 << 20)
-                .await
-                .unwrap_err()
-                .status(),
+            status(b"<script>alert(1)</script>".to_vec(), "x", 1 << 20).await,
             415
         );
-        let big = ImageUpload {
-            bytes: png(64, 64),
-            alt: "x".into(),
-        };
-        assert_eq!(
-            store(dir.path(), big, 0, 10).await.unwrap_err().status(),
-            413
-        );
-        let no_alt = ImageUpload {
-            bytes: png(8, 8),
-            alt: "  ".into(),
-        };
-        assert_eq!(
-            store(dir.path(), no_alt, 2, 1 << 20)
-                .await
-                .unwrap_err()
-                .status(),
-            422
-        );
+        assert_eq!(status(png(64, 64), "x", 10).await, 413);
+        assert_eq!(status(png(8, 8), "  ", 1 << 20).await, 422);
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             0,
