@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_accounts;
 mod m20261122_000002_create_shops;
 mod m20261122_000003_create_listings;
+mod m20261122_000004_create_federation;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_accounts::Migration),
             Box::new(m20261122_000002_create_shops::Migration),
             Box::new(m20261122_000003_create_listings::Migration),
+            Box::new(m20261122_000004_create_federation::Migration),
         ]
     }
 }

@@ -20,6 +20,8 @@ pub struct Model {
     pub private_key_pem: String,
     pub public_key_pem: String,
     pub created_at: DateTimeUtc,
+    /// Follow requests wait for the owner's approval instead of being accepted at once.
+    pub manually_approves_followers: bool,
     pub updated_at: DateTimeUtc,
 }
 

@@ -19,6 +19,7 @@ use crate::{
     service::{
         Page, PageRequest,
         images::{self, ImageUpload, MAX_IMAGES_PER_LISTING, StoredImage},
+        outbox::{self, EventKind},
         shops::{self, Authority, ensure_can_manage},
     },
     types::{Currency, Description, Money, Stock, Tag, Title},
@@ -187,6 +188,7 @@ pub async fn create_listing(
         .await?;
         insert_tags(&txn, &id, &draft.tags).await?;
         insert_images(&txn, &id, &stored, 0).await?;
+        outbox::enqueue(&txn, ctx, EventKind::Create, &id).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -252,6 +254,7 @@ pub async fn update_listing(
     }
     row.updated_at = Set(chrono::Utc::now());
     row.update(&txn).await?;
+    outbox::enqueue(&txn, ctx, EventKind::Update, id).await?;
     txn.commit().await?;
     get_listing(ctx, id).await
 }
@@ -267,6 +270,7 @@ pub async fn withdraw_listing(ctx: &Context, who: Authority<'_>, id: &str) -> Re
         row.status = Set(Status::Withdrawn.as_str().to_string());
         row.updated_at = Set(chrono::Utc::now());
         row.update(&txn).await?;
+        outbox::enqueue(&txn, ctx, EventKind::Delete, id).await?;
     }
     txn.commit().await?;
     get_listing(ctx, id).await
@@ -312,6 +316,7 @@ pub async fn add_image(
             .flatten()
             .unwrap_or(-1);
         insert_images(&txn, id, &stored, max_position + 1).await?;
+        outbox::enqueue(&txn, ctx, EventKind::Update, id).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -347,6 +352,7 @@ pub async fn delete_image(
         .exec(&txn)
         .await?;
     touch(&txn, id).await?;
+    outbox::enqueue(&txn, ctx, EventKind::Update, id).await?;
     txn.commit().await?;
     images::remove_files(
         &ctx.instance.media_dir,

@@ -1,8 +1,11 @@
 //! Services: the operations on the marketplace, each an async fn over the [`crate::Context`].
 
 pub mod accounts;
+pub mod followers;
 pub mod images;
+pub mod instance;
 pub mod listings;
+pub mod outbox;
 pub mod shops;
 
 /// A page of results plus what is needed to fetch the next one.

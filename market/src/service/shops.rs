@@ -55,6 +55,8 @@ pub struct ShopChanges {
     pub display_name: Option<String>,
     /// New bio.
     pub bio: Option<String>,
+    /// Whether follow requests wait for approval.
+    pub manually_approves_followers: Option<bool>,
 }
 
 /// Change a shop's display name or bio.
@@ -72,6 +74,9 @@ pub async fn update_shop(
     }
     if let Some(bio) = &changes.bio {
         row.bio = Set(parse_bio(bio)?);
+    }
+    if let Some(manual) = changes.manually_approves_followers {
+        row.manually_approves_followers = Set(manual);
     }
     row.updated_at = Set(chrono::Utc::now());
     Ok(row.update(&ctx.db).await?)
@@ -132,6 +137,7 @@ pub async fn create_shop(ctx: &Context, owner: &user::Model, new: NewShop) -> Re
         ap_id: Set(ctx.instance.shop_url(new.handle.as_str())),
         private_key_pem: Set(pair.private_key_pem),
         public_key_pem: Set(pair.public_key_pem),
+        manually_approves_followers: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
