@@ -1,8 +1,20 @@
-//! ActivityPub for Tianguis: wire types, actors, inboxes, WebFinger, NodeInfo and delivery.
+//! ActivityPub for Tianguis: wire types (`protocol`), database rows as actors and objects
+//! (`objects`), one activity per file (`activities`), the inboxes, WebFinger, NodeInfo and
+//! sending (`outbox`).
 //!
-//! Depends on `market` and calls its services; never writes SQL of its own. The node is not
-//! federating yet: shops already carry their RSA key pair (`market::keys`) and ids are URLs on
-//! the node's domain, so the actor and object documents can be served from the same rows.
+//! Depends on `market` and calls its services; never writes SQL of its own. FEDERATION.md at the
+//! repository root describes what this crate sends and accepts.
 
-/// The media type ActivityPub clients ask for and we answer with.
-pub const ACTIVITY_JSON: &str = "application/activity+json";
+pub mod activities;
+pub mod config;
+pub mod error;
+pub mod inbox;
+pub mod negotiate;
+pub mod objects;
+pub mod outbox;
+pub mod protocol;
+pub mod routes;
+
+pub use activitypub_federation::config::{Data, FederationConfig, FederationMiddleware};
+pub use error::Error;
+pub use negotiate::{ACTIVITY_JSON, wants_activity_json};

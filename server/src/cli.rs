@@ -101,6 +101,9 @@ pub enum ShopCommand {
         /// New avatar image.
         #[arg(long)]
         avatar: Option<PathBuf>,
+        /// Whether follow requests wait for approval (true or false).
+        #[arg(long)]
+        approve_followers: Option<bool>,
     },
     /// List shops.
     List,
@@ -321,16 +324,20 @@ async fn shop(ctx: &Context, cmd: ShopCommand) -> anyhow::Result<()> {
             name,
             bio,
             avatar,
+            approve_followers,
         } => {
-            if name.is_none() && bio.is_none() && avatar.is_none() {
-                anyhow::bail!("nothing to change: give --name, --bio or --avatar");
+            if name.is_none() && bio.is_none() && avatar.is_none() && approve_followers.is_none() {
+                anyhow::bail!(
+                    "nothing to change: give --name, --bio, --avatar or --approve-followers"
+                );
             }
             let avatar = avatar.map(|path| read_file(&path)).transpose()?;
             let mut shop = shops::get_shop(ctx, &handle).await?;
-            if name.is_some() || bio.is_some() {
+            if name.is_some() || bio.is_some() || approve_followers.is_some() {
                 let changes = ShopChanges {
                     display_name: name,
                     bio,
+                    manually_approves_followers: approve_followers,
                 };
                 shop = shops::update_shop(ctx, Authority::Operator, &handle, changes).await?;
             }

@@ -122,6 +122,9 @@ impl Default for MediaConfig {
 pub struct FederationConfig {
     /// Development mode: `http://` ids, ports and local addresses allowed. Never in production.
     pub debug: bool,
+    /// Tests only, never from a file: resolve these host names to these addresses.
+    #[serde(skip)]
+    pub resolve: Vec<(String, std::net::SocketAddr)>,
 }
 
 /// `[log]`: logging.

@@ -7,7 +7,7 @@ use askama::Template;
 use axum::{
     Router,
     extract::{Path, Query, State},
-    http::{StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
@@ -46,6 +46,7 @@ struct ShopPage<'a> {
     node_name: &'a str,
     domain: &'a str,
     avatar_url: Option<String>,
+    followers: u64,
     shop: shop::Model,
     listings: Vec<ListingView>,
     page: u64,
@@ -126,11 +127,31 @@ async fn home(State(state): State<AppState>) -> Result<Response, PageError> {
     }))
 }
 
+/// The same URL answers ActivityPub clients with JSON-LD (see `federation::negotiate`).
+fn wants_activity_json(headers: &HeaderMap) -> bool {
+    federation::wants_activity_json(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))
+}
+
+/// Pages that also exist as ActivityPub documents say so in `Vary`.
+fn vary_accept(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("Accept"));
+    response
+}
+
 async fn shop_page(
     State(state): State<AppState>,
     Path(handle): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
+    if wants_activity_json(&headers) {
+        let data = state.federation.to_request_data();
+        return Ok(federation::routes::shop_document(&data, &handle)
+            .await
+            .into_response());
+    }
     let ctx = &state.ctx;
     let fail = |e| PageError::new(&state, e);
     let shop = shops::get_shop(ctx, &handle).await.map_err(fail)?;
@@ -143,7 +164,10 @@ async fn shop_page(
     let found = listings::list_listings(ctx, filter, page)
         .await
         .map_err(fail)?;
-    Ok(render(&ShopPage {
+    let followers = market::service::followers::count_followers(ctx, shop.id)
+        .await
+        .map_err(fail)?;
+    Ok(vary_accept(render(&ShopPage {
         node_name: &ctx.instance.name,
         domain: &ctx.instance.domain,
         avatar_url: shop
@@ -153,18 +177,26 @@ async fn shop_page(
         has_next: found.has_next(),
         page: found.page,
         listings: found.items,
+        followers,
         shop,
-    }))
+    })))
 }
 
 async fn listing_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let ctx = &state.ctx;
     let id = uuid::Uuid::parse_str(&id)
         .map_err(|_| PageError::new(&state, market::Error::not_found("listing")))?
         .to_string();
+    if wants_activity_json(&headers) {
+        let data = state.federation.to_request_data();
+        return Ok(federation::routes::listing_document(&data, &id)
+            .await
+            .into_response());
+    }
     let listing = listings::get_listing(ctx, &id)
         .await
         .map_err(|e| PageError::new(&state, e))?;
@@ -175,10 +207,10 @@ async fn listing_page(
             message: "This listing was withdrawn by its shop.".into(),
         });
     }
-    Ok(render(&ListingPage {
+    Ok(vary_accept(render(&ListingPage {
         node_name: &ctx.instance.name,
         l: listing,
-    }))
+    })))
 }
 
 async fn stylesheet() -> impl IntoResponse {

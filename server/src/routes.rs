@@ -9,6 +9,7 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
+use federation::{FederationConfig, FederationMiddleware};
 use market::Context;
 use tower_http::{
     services::ServeDir,
@@ -26,13 +27,16 @@ pub struct AppState {
     pub ctx: Context,
     /// The configuration the node runs with.
     pub config: Arc<Config>,
+    /// ActivityPub configuration (pages answer ActivityPub clients through it).
+    pub federation: FederationConfig<Context>,
 }
 
 /// Build the router with its layers.
-pub fn router(ctx: Context, config: Arc<Config>) -> Router {
+pub fn router(ctx: Context, federation: FederationConfig<Context>, config: Arc<Config>) -> Router {
     let state = AppState {
         ctx: ctx.clone(),
         config: config.clone(),
+        federation: federation.clone(),
     };
     let media = Router::new()
         .fallback_service(ServeDir::new(&ctx.instance.media_dir))
@@ -48,6 +52,7 @@ pub fn router(ctx: Context, config: Arc<Config>) -> Router {
         .route("/health", get(health))
         .nest("/api/v1", api::router(&config))
         .merge(pages::router())
+        .merge(federation::routes::router())
         .nest_service("/media", media)
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(config.server.body_limit_bytes))
@@ -58,6 +63,7 @@ pub fn router(ctx: Context, config: Arc<Config>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(config.server.request_timeout_secs),
         ))
+        .layer(FederationMiddleware::new(state.federation.clone()))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -4,6 +4,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
+use federation::FederationConfig;
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
     server::graceful::GracefulShutdown,
@@ -51,6 +52,7 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     ctx: Context,
+    federation: FederationConfig<Context>,
     config: Arc<Config>,
 }
 
@@ -70,12 +72,20 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let ctx = open_context(&config).await?;
+        let options = federation::config::Options {
+            debug: config.federation.debug,
+            resolve: config.federation.resolve.clone(),
+        };
+        let federation = federation::config::build(ctx.clone(), &options)
+            .await
+            .context("setting up federation")?;
         let config = Arc::new(config);
-        let router = routes::router(ctx.clone(), config.clone());
+        let router = routes::router(ctx.clone(), federation.clone(), config.clone());
         Ok(Application {
             listener,
             router,
             ctx,
+            federation,
             config,
         })
     }
@@ -90,6 +100,11 @@ impl Application {
         &self.ctx
     }
 
+    /// The node's federation configuration (tests drain deliveries through it).
+    pub fn federation(&self) -> &FederationConfig<Context> {
+        &self.federation
+    }
+
     /// Serve until `shutdown` resolves, then stop accepting, let in-flight requests finish
     /// (up to `[server] shutdown_grace_secs`) and return.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
@@ -97,8 +112,10 @@ impl Application {
             listener,
             router,
             config,
+            federation,
             ..
         } = self;
+        let worker = federation::outbox::spawn_worker(federation, Duration::from_secs(2));
         let graceful = GracefulShutdown::new();
         let header_timeout = Duration::from_secs(config.server.header_timeout_secs);
         tokio::pin!(shutdown);
@@ -130,6 +147,8 @@ impl Application {
             }
         }
         drop(listener);
+        // Deliveries not yet marked done are sent again at the next start (at least once).
+        worker.abort();
         tracing::info!("shutting down: finishing in-flight requests");
         let grace = Duration::from_secs(config.server.shutdown_grace_secs);
         if tokio::time::timeout(grace, graceful.shutdown())

@@ -36,8 +36,12 @@ pub struct RemoteActorData {
 }
 
 /// Insert or refresh a remote actor by id.
-pub async fn upsert_remote_actor(ctx: &Context, data: RemoteActorData) -> Result<remote_actor::Model> {
-    let url = url::Url::parse(&data.ap_id).map_err(|_| Error::invalid("actor", "id is not a URL"))?;
+pub async fn upsert_remote_actor(
+    ctx: &Context,
+    data: RemoteActorData,
+) -> Result<remote_actor::Model> {
+    let url =
+        url::Url::parse(&data.ap_id).map_err(|_| Error::invalid("actor", "id is not a URL"))?;
     let domain = match (url.host_str(), url.port()) {
         (Some(host), Some(port)) => format!("{host}:{port}"),
         (Some(host), None) => host.to_string(),
@@ -140,6 +144,20 @@ async fn find_follow(ctx: &Context, shop_id: i32, actor_id: i32) -> Result<Optio
         .await?)
 }
 
+/// The shop a Follow (by its activity id) of `actor_id` was for.
+pub async fn shop_of_follow(
+    ctx: &Context,
+    follow_activity_id: &str,
+    actor_id: i32,
+) -> Result<Option<i32>> {
+    Ok(follow::Entity::find()
+        .filter(follow::Column::FollowActivityId.eq(follow_activity_id))
+        .filter(follow::Column::RemoteActorId.eq(actor_id))
+        .one(&ctx.db)
+        .await?
+        .map(|f| f.shop_id))
+}
+
 /// End a follow (Undo{Follow}, or the owner removing a follower). Unknown follows are fine.
 pub async fn remove_follow(ctx: &Context, shop_id: i32, actor_id: i32) -> Result<()> {
     follow::Entity::delete_many()
@@ -168,7 +186,11 @@ pub struct FollowerView {
 }
 
 /// A shop's followers and follow requests, newest first.
-pub async fn list_followers(ctx: &Context, shop_id: i32, page: PageRequest) -> Result<Page<FollowerView>> {
+pub async fn list_followers(
+    ctx: &Context,
+    shop_id: i32,
+    page: PageRequest,
+) -> Result<Page<FollowerView>> {
     let paginator = follow::Entity::find()
         .filter(follow::Column::ShopId.eq(shop_id))
         .find_also_related(remote_actor::Entity)
@@ -190,7 +212,12 @@ pub async fn list_followers(ctx: &Context, shop_id: i32, page: PageRequest) -> R
             })
         })
         .collect();
-    Ok(Page { items, page: page.page, per_page: page.per_page, total })
+    Ok(Page {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    })
 }
 
 /// How many accepted followers a shop has.
@@ -250,10 +277,16 @@ pub async fn decide_follow(
         row.state = Set(follow::STATE_ACCEPTED.to_string());
         row.update(&ctx.db).await?
     } else {
-        follow::Entity::delete_by_id(follow.id).exec(&ctx.db).await?;
+        follow::Entity::delete_by_id(follow.id)
+            .exec(&ctx.db)
+            .await?;
         follow
     };
-    Ok(Decided { follow, actor, shop: shop.clone() })
+    Ok(Decided {
+        follow,
+        actor,
+        shop: shop.clone(),
+    })
 }
 
 /// Strip HTML and control characters from remote text and cut it to `max` characters.
@@ -266,7 +299,12 @@ pub fn plain_text(html: &str, max: usize) -> String {
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&amp;", "&");
-    text.chars().filter(|c| !c.is_control() || *c == '\n').take(max).collect::<String>().trim().to_string()
+    text.chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .take(max)
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 #[cfg(test)]
@@ -275,7 +313,10 @@ mod tests {
 
     #[test]
     fn remote_html_becomes_plain_text() {
-        assert_eq!(plain_text("<b>Ana</b> <script>alert(1)</script>&amp; co", 100), "Ana & co");
+        assert_eq!(
+            plain_text("<b>Ana</b> <script>alert(1)</script>&amp; co", 100),
+            "Ana & co"
+        );
         assert_eq!(plain_text("abcdef", 3), "abc");
     }
 }

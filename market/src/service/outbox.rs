@@ -3,7 +3,8 @@
 //! activities and sends them, then marks them processed.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use crate::{Context, Result, entities::federation_event};
@@ -49,7 +50,9 @@ pub async fn enqueue(
     listing_id: &str,
 ) -> Result<()> {
     federation_event::ActiveModel {
-        activity_id: Set(ctx.instance.url(&format!("/activities/{}", uuid::Uuid::new_v4()))),
+        activity_id: Set(ctx
+            .instance
+            .url(&format!("/activities/{}", uuid::Uuid::new_v4()))),
         kind: Set(kind.as_str().to_string()),
         listing_id: Set(listing_id.to_string()),
         created_at: Set(chrono::Utc::now()),

@@ -25,6 +25,8 @@ pub fn shop_json(instance: &Instance, shop: &shop::Model) -> serde_json::Value {
         "bio": shop.bio,
         "url": shop.ap_id,
         "avatar_url": shop.avatar_file.as_deref().map(|f| instance.media_url(f)),
+        "acct": format!("{}@{}", shop.handle, instance.domain),
+        "manually_approves_followers": shop.manually_approves_followers,
         "created_at": shop.created_at,
         "updated_at": shop.updated_at,
     })
@@ -77,6 +79,7 @@ pub async fn show(
 pub struct ShopPatch {
     name: Option<String>,
     bio: Option<String>,
+    manually_approves_followers: Option<bool>,
 }
 
 /// `PATCH /api/v1/shops/{handle}`: change the display name or bio.
@@ -86,12 +89,13 @@ pub async fn update(
     Path(handle): Path<String>,
     ApiJson(patch): ApiJson<ShopPatch>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if patch.name.is_none() && patch.bio.is_none() {
+    if patch.name.is_none() && patch.bio.is_none() && patch.manually_approves_followers.is_none() {
         return Err(Error::invalid("body", "nothing to change: give name or bio").into());
     }
     let changes = ShopChanges {
         display_name: patch.name,
         bio: patch.bio,
+        manually_approves_followers: patch.manually_approves_followers,
     };
     let shop =
         shops::update_shop(&state.ctx, Authority::User(&auth.user), &handle, changes).await?;

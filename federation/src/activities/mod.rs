@@ -1,0 +1,63 @@
+//! Activity behaviour: one file per activity. Checks go in `verify`, effects in `receive`, and
+//! effects call `market` services.
+
+pub mod accept_follow;
+pub mod delete;
+pub mod follow;
+pub mod listing;
+pub mod other;
+pub mod undo;
+
+use activitypub_federation::config::Data;
+use market::{Context, service::shops};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::{
+    error::Error,
+    objects::shop::ApubShop,
+    protocol::activities::{Delete, Follow, Other, Undo},
+};
+
+/// The activities the inbox acts on. Every other type is answered 202 and ignored (see
+/// `inbox.rs`), so an unknown type is never an error for the sender.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+#[enum_delegate::implement(activitypub_federation::traits::Activity)]
+pub enum InboxActivity {
+    /// `Follow` of a shop.
+    Follow(Follow),
+    /// `Undo{Follow}`.
+    Undo(Undo),
+    /// `Delete` of the sending actor itself.
+    Delete(Delete),
+    /// Anything else (Like, Announce, Create of a reply, ...): verified, then ignored.
+    Other(Other),
+}
+
+/// The local shop whose id is `id`, or 404.
+pub async fn local_shop(data: &Data<Context>, id: &Url) -> Result<ApubShop, Error> {
+    let not_found = || Error::Market(market::Error::not_found("shop"));
+    let handle = id
+        .path()
+        .strip_prefix("/shops/")
+        .filter(|h| !h.contains('/'))
+        .ok_or_else(not_found)?;
+    let shop = shops::find_shop(data, handle)
+        .await?
+        .ok_or_else(not_found)?;
+    if shop.ap_id != id.as_str() {
+        return Err(not_found());
+    }
+    ApubShop::new(&data.instance, shop)
+}
+
+/// A fresh id for an activity we send.
+pub fn new_activity_id(data: &Data<Context>) -> Result<Url, Error> {
+    Url::parse(
+        &data
+            .instance
+            .url(&format!("/activities/{}", uuid::Uuid::new_v4())),
+    )
+    .map_err(|e| Error::BadRequest(e.to_string()))
+}

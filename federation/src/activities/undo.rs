@@ -1,0 +1,86 @@
+//! `Undo{Follow}`: the follower leaves. The embedded Follow must be the sender's own.
+
+use activitypub_federation::{config::Data, traits::Activity};
+use market::{
+    Context,
+    service::{followers, instance},
+};
+use url::Url;
+
+use super::local_shop;
+use crate::{error::Error, protocol::activities::Undo};
+
+impl Undo {
+    /// The Follow being undone: its id, and (when embedded) its actor and object. `None` when
+    /// the object is something else (`Undo{Like}`, `Undo{Announce}`): ignored.
+    fn follow_parts(&self) -> Option<(Option<Url>, Option<Url>, Option<Url>)> {
+        let parse = |v: Option<&serde_json::Value>| {
+            v.and_then(|v| v.as_str()).and_then(|s| Url::parse(s).ok())
+        };
+        match &self.object {
+            serde_json::Value::String(id) => Some((Url::parse(id).ok(), None, None)),
+            serde_json::Value::Object(map)
+                if map.get("type").and_then(|t| t.as_str()) == Some("Follow") =>
+            {
+                Some((
+                    parse(map.get("id")),
+                    parse(map.get("actor")),
+                    parse(map.get("object")),
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Activity for Undo {
+    type DataType = Context;
+    type Error = Error;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, _data: &Data<Context>) -> Result<(), Error> {
+        let Some((_, follow_actor, _)) = self.follow_parts() else {
+            return Ok(());
+        };
+        if let Some(follow_actor) = follow_actor
+            && follow_actor != *self.actor.inner()
+        {
+            return Err(Error::Forbidden(
+                "an actor may only undo its own Follow".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn receive(self, data: &Data<Context>) -> Result<(), Error> {
+        if !instance::first_receipt(data, self.id.as_str()).await? {
+            return Ok(());
+        }
+        let Some(actor) = followers::find_remote_actor(data, self.actor.inner().as_str()).await?
+        else {
+            return Ok(());
+        };
+        let Some((follow_id, _, shop_id)) = self.follow_parts() else {
+            return Ok(());
+        };
+        let shop = match shop_id {
+            Some(shop_id) => Some(local_shop(data, &shop_id).await?.shop.id),
+            None => match follow_id {
+                Some(id) => followers::shop_of_follow(data, id.as_str(), actor.id).await?,
+                None => None,
+            },
+        };
+        if let Some(shop) = shop {
+            followers::remove_follow(data, shop, actor.id).await?;
+        }
+        Ok(())
+    }
+}

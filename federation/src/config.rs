@@ -1,0 +1,48 @@
+//! The library's configuration for this node.
+
+use std::time::Duration;
+
+use activitypub_federation::config::FederationConfig;
+use market::{Context, service::instance};
+
+use crate::{error::Error, objects::instance_actor::ApubInstance};
+
+/// Options that are not in the TOML file: test-only host overrides.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `federation.debug`: http, ports and local addresses allowed; synchronous sending.
+    pub debug: bool,
+    /// Resolve these host names to these addresses (tests: `alpha.test` → 127.0.0.1).
+    pub resolve: Vec<(String, std::net::SocketAddr)>,
+}
+
+/// Build the `FederationConfig`: our domain, an HTTP client with timeouts and no redirects,
+/// draft-cavage signatures that sign `host` (Mastodon's authorized fetch needs it), and GETs
+/// signed by the instance actor.
+pub async fn build(ctx: Context, options: &Options) -> Result<FederationConfig<Context>, Error> {
+    let keys = instance::instance_keys(&ctx).await?;
+    let instance_actor = ApubInstance::new(&ctx.instance, keys)?;
+    let mut client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .user_agent(concat!("Tianguis/", env!("CARGO_PKG_VERSION")));
+    for (host, addr) in &options.resolve {
+        client = client.resolve(host, *addr);
+    }
+    let client = client
+        .build()
+        .map_err(|e| Error::BadRequest(format!("HTTP client: {e}")))?;
+    let config = FederationConfig::builder()
+        .domain(ctx.instance.domain.clone())
+        .app_data(ctx)
+        .client(client.into())
+        .debug(options.debug)
+        .http_signature_compat(true)
+        .http_fetch_limit(50)
+        .signed_fetch_actor(&instance_actor)
+        .build()
+        .await
+        .map_err(|e| Error::BadRequest(format!("federation config: {e}")))?;
+    Ok(config)
+}

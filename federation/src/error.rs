@@ -1,0 +1,95 @@
+//! Federation errors and the status codes peers get. Anything the sender got wrong is a 4xx:
+//! senders retry 5xx (Mastodon for days), so a 500 for a bad signature would be an attack
+//! amplifier. Signature failures are 401 so peers that try RFC 9421 first fall back to
+//! draft-cavage (Mastodon 4.7, Fedify).
+
+use activitypub_federation::error::Error as ApError;
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+
+/// What went wrong while federating.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// From the ActivityPub library (signatures, fetching, parsing).
+    #[error(transparent)]
+    Federation(#[from] ApError),
+    /// From the marketplace (not found, forbidden, database).
+    #[error(transparent)]
+    Market(#[from] market::Error),
+    /// The request or activity is malformed or not acceptable (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The activity is not allowed for this actor (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request is not (properly) signed (401).
+    #[error("{0}")]
+    Unauthorized(String),
+}
+
+impl Error {
+    /// The status code this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Federation(e) => match e {
+                ApError::NotFound => StatusCode::NOT_FOUND,
+                ApError::ActivityBodyDigestInvalid
+                | ApError::ActivitySignatureInvalid
+                | ApError::SignError(_) => StatusCode::UNAUTHORIZED,
+                // We could not fetch the sender's actor (and so its key): the signature cannot
+                // be checked. 401, like Mastodon.
+                ApError::Reqwest(_)
+                | ApError::ReqwestMiddleware(_)
+                | ApError::ObjectDeleted(_)
+                | ApError::FetchInvalidContentType(_)
+                | ApError::FetchWrongId(_)
+                | ApError::ParseFetchedObject(..)
+                | ApError::ResponseBodyLimit => StatusCode::UNAUTHORIZED,
+                ApError::UrlVerificationError(_)
+                | ApError::DomainResolveError(_)
+                | ApError::ResolveInternalIpError(..)
+                | ApError::WebfingerResolveFailed(_)
+                | ApError::ParseReceivedActivity { .. }
+                | ApError::RequestLimit
+                | ApError::UrlParse(_)
+                | ApError::Utf8(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            Error::Market(e) => {
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            Error::Market(e) => e.public_message(),
+            _ if status.is_server_error() => "internal error".to_string(),
+            other => other.to_string(),
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %self, "federation request failed");
+        } else {
+            tracing::info!(error = %self, %status, "federation request refused");
+        }
+        let kind = if status == StatusCode::UNAUTHORIZED {
+            "unauthorized"
+        } else {
+            "federation"
+        };
+        (
+            status,
+            Json(serde_json::json!({"error": kind, "message": message})),
+        )
+            .into_response()
+    }
+}

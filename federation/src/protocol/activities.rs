@@ -1,0 +1,83 @@
+//! Activities: what the inbox accepts (`Follow`, `Undo{Follow}`, `Delete{actor}`) and what
+//! shops send (`Accept`, `Create`, `Update`, `Delete`).
+
+use activitypub_federation::{
+    fetch::object_id::ObjectId,
+    kinds::activity::{AcceptType, DeleteType, FollowType, UndoType},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+use crate::objects::remote_actor::ApubRemoteActor;
+
+/// `Follow`: a remote actor asks to follow a shop.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Follow {
+    #[serde(rename = "type")]
+    pub kind: FollowType,
+    pub id: Url,
+    pub actor: ObjectId<ApubRemoteActor>,
+    /// The shop's id.
+    pub object: Url,
+}
+
+/// `Undo{Follow}`: the object is the Follow, embedded (Mastodon) or as its id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Undo {
+    #[serde(rename = "type")]
+    pub kind: UndoType,
+    pub id: Url,
+    pub actor: ObjectId<ApubRemoteActor>,
+    pub object: Value,
+}
+
+/// `Delete` sent to us. We act on one kind: an actor deleting itself (its follows go).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delete {
+    #[serde(rename = "type")]
+    pub kind: DeleteType,
+    pub id: Url,
+    pub actor: ObjectId<ApubRemoteActor>,
+    pub object: Value,
+}
+
+/// `Accept{Follow}` we send: `object` is the Follow as received, with its id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptFollow {
+    #[serde(rename = "type")]
+    pub kind: AcceptType,
+    pub id: Url,
+    pub actor: Url,
+    pub object: Follow,
+    pub to: Vec<Url>,
+}
+
+/// `Create`, `Update` or `Delete` of a listing, as we send them: `object` is the `Note` (or, for
+/// `Delete`, a `Tombstone`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListingActivity {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Url,
+    pub actor: Url,
+    pub published: chrono::DateTime<chrono::Utc>,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub object: Value,
+}
+
+/// Any other activity: its signature is checked like every other, then it is ignored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Other {
+    #[serde(rename = "type")]
+    pub kind: Value,
+    pub id: Url,
+    pub actor: ObjectId<ApubRemoteActor>,
+}

@@ -1,0 +1,378 @@
+//! What the node serves to the fediverse: WebFinger, host-meta, NodeInfo, actors, collections,
+//! listing objects and the inboxes.
+
+use activitypub_federation::{
+    config::Data, fetch::webfinger::build_webfinger_response, traits::Object,
+};
+use axum::{
+    Json, Router,
+    extract::{DefaultBodyLimit, Path, Query},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use market::{
+    Context,
+    service::{PageRequest, followers, listings, listings::ListingFilter, shops},
+};
+use serde::Deserialize;
+use serde_json::json;
+use url::Url;
+
+use crate::{
+    error::Error,
+    inbox::{self, MAX_ACTIVITY_BYTES},
+    negotiate::ACTIVITY_JSON,
+    objects::{instance_actor::ApubInstance, listing, shop::ApubShop},
+    protocol::{
+        self,
+        collection::{OrderedCollection, OrderedCollectionPage},
+    },
+};
+
+/// Items per page of a collection.
+const PAGE_SIZE: u64 = 20;
+
+/// The federation routes. They need `FederationMiddleware` on the router that mounts them.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/.well-known/webfinger", get(webfinger))
+        .route("/.well-known/host-meta", get(host_meta))
+        .route("/.well-known/nodeinfo", get(nodeinfo_links))
+        .route("/nodeinfo/2.1", get(nodeinfo))
+        .route("/actor", get(instance_actor))
+        .route("/actor/inbox", post(inbox::receive))
+        .route("/inbox", post(inbox::receive))
+        .route("/shops/{handle}/inbox", post(inbox::receive))
+        .route("/shops/{handle}/outbox", get(outbox))
+        .route("/shops/{handle}/followers", get(followers_collection))
+        .route("/shops/{handle}/following", get(following_collection))
+        .route("/listings/{id}/proposal", get(proposal))
+        .layer(DefaultBodyLimit::max(MAX_ACTIVITY_BYTES))
+}
+
+/// A JSON-LD document with our `@context`, served as `application/activity+json`.
+pub fn activity_json(body: impl serde::Serialize, status: StatusCode) -> Response {
+    let mut value = serde_json::to_value(body).unwrap_or_default();
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert("@context".into(), protocol::context());
+    }
+    let mut response = (status, Json(value)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(ACTIVITY_JSON),
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+    response
+}
+
+/// The shop actor document (for `/shops/{handle}` when an ActivityPub client asks).
+pub async fn shop_document(data: &Data<Context>, handle: &str) -> Result<Response, Error> {
+    let shop = shops::get_shop(data, handle).await?;
+    let actor = ApubShop::new(&data.instance, shop)?;
+    Ok(activity_json(
+        actor.to_json(&data.instance)?,
+        StatusCode::OK,
+    ))
+}
+
+/// A listing's `Note` (or `Tombstone` with 410 once withdrawn), for `/listings/{id}`.
+pub async fn listing_document(data: &Data<Context>, id: &str) -> Result<Response, Error> {
+    let view = listings::get_listing(data, id).await?;
+    if view.status == "withdrawn" {
+        return Ok(activity_json(listing::tombstone(&view)?, StatusCode::GONE));
+    }
+    Ok(activity_json(
+        listing::note(&data.instance, &view)?,
+        StatusCode::OK,
+    ))
+}
+
+async fn proposal(data: Data<Context>, Path(id): Path<String>) -> Result<Response, Error> {
+    let id = uuid::Uuid::parse_str(&id)
+        .map_err(|_| Error::Market(market::Error::not_found("listing")))?
+        .to_string();
+    let view = listings::get_listing(&data, &id).await?;
+    if view.status == "withdrawn" {
+        let mut tomb = listing::tombstone(&view)?;
+        tomb.former_type = "Proposal".into();
+        tomb.id = Url::parse(&listing::proposal_id(&view))
+            .map_err(|e| Error::BadRequest(e.to_string()))?;
+        return Ok(activity_json(tomb, StatusCode::GONE));
+    }
+    Ok(activity_json(listing::proposal(&view)?, StatusCode::OK))
+}
+
+async fn instance_actor(data: Data<Context>) -> Result<Response, Error> {
+    let keys = market::service::instance::instance_keys(&data).await?;
+    let actor = ApubInstance::new(&data.instance, keys)?;
+    Ok(activity_json(actor.into_json(&data).await?, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+struct WebfingerQuery {
+    resource: Option<String>,
+}
+
+/// `acct:handle@domain` (as Mastodon sends it, unencoded, or percent-encoded) or a shop's URL.
+async fn webfinger(
+    data: Data<Context>,
+    Query(query): Query<WebfingerQuery>,
+) -> Result<Response, Error> {
+    let not_found = || Error::Market(market::Error::not_found("account"));
+    let resource = query
+        .resource
+        .ok_or_else(|| Error::BadRequest("give ?resource=acct:name@domain".into()))?;
+    let domain = &data.instance.domain;
+    let host = domain.split(':').next().unwrap_or_default();
+    let name = if let Some(acct) = resource.strip_prefix("acct:") {
+        let (name, at) = acct.rsplit_once('@').ok_or_else(not_found)?;
+        if !at.eq_ignore_ascii_case(domain) {
+            return Err(not_found());
+        }
+        name.to_ascii_lowercase()
+    } else if let Some(handle) = resource.strip_prefix(&data.instance.url("/shops/")) {
+        handle.to_string()
+    } else if resource == data.instance.url("/actor") {
+        host.to_string()
+    } else {
+        return Err(not_found());
+    };
+    let (subject, href) = if name == host {
+        (format!("acct:{host}@{domain}"), data.instance.url("/actor"))
+    } else {
+        let shop = shops::find_shop(&data, &name)
+            .await?
+            .ok_or_else(not_found)?;
+        (format!("acct:{}@{domain}", shop.handle), shop.ap_id)
+    };
+    let href = Url::parse(&href).map_err(|e| Error::BadRequest(e.to_string()))?;
+    let mut response = Json(build_webfinger_response(subject, href)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/jrd+json"),
+    );
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    Ok(response)
+}
+
+/// The `lrdd` template Mastodon falls back to when WebFinger answers 404.
+async fn host_meta(data: Data<Context>) -> Response {
+    let template = data.instance.url("/.well-known/webfinger?resource={uri}");
+    let xml = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0">
+  <Link rel="lrdd" template="{}"/>
+</XRD>
+"#,
+        html_escape::encode_double_quoted_attribute(&template)
+    );
+    (
+        [(header::CONTENT_TYPE, "application/xrd+xml; charset=utf-8")],
+        xml,
+    )
+        .into_response()
+}
+
+async fn nodeinfo_links(data: Data<Context>) -> Response {
+    Json(json!({
+        "links": [{
+            "rel": "http://nodeinfo.diaspora.software/ns/schema/2.1",
+            "href": data.instance.url("/nodeinfo/2.1"),
+        }]
+    }))
+    .into_response()
+}
+
+async fn nodeinfo(data: Data<Context>) -> Result<Response, Error> {
+    let shops = shops::list_shops(&data).await?.len() as u64;
+    let listings = listings::count_visible(&data).await?;
+    let body = json!({
+        "version": "2.1",
+        "software": {
+            "name": "tianguis",
+            "version": env!("CARGO_PKG_VERSION"),
+            "repository": env!("CARGO_PKG_REPOSITORY"),
+        },
+        "protocols": ["activitypub"],
+        "services": {"inbound": [], "outbound": []},
+        "openRegistrations": false,
+        "usage": {
+            "users": {"total": shops},
+            "localPosts": listings,
+        },
+        "metadata": {
+            "nodeName": data.instance.name,
+            "shops": shops,
+            "listings": listings,
+            "instanceActor": data.instance.url("/actor"),
+        },
+    });
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(
+            r#"application/json; profile="http://nodeinfo.diaspora.software/ns/schema/2.1#""#,
+        ),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<u64>,
+}
+
+/// Links of page `page` of a collection at `base`: (this, next, prev, first, last).
+type PageLinks = (Url, Option<Url>, Option<Url>, Url, Url);
+
+fn page_urls(base: &str, page: u64, total: u64) -> Result<PageLinks, Error> {
+    let last_page = total.div_ceil(PAGE_SIZE).max(1);
+    let at = |n: u64| {
+        Url::parse(&format!("{base}?page={n}")).map_err(|e| Error::BadRequest(e.to_string()))
+    };
+    let next = if page < last_page {
+        Some(at(page + 1)?)
+    } else {
+        None
+    };
+    let prev = if page > 1 { Some(at(page - 1)?) } else { None };
+    Ok((at(page)?, next, prev, at(1)?, at(last_page)?))
+}
+
+/// A shop's outbox: a `Create` per listing on show, newest first, paged.
+async fn outbox(
+    data: Data<Context>,
+    Path(handle): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, Error> {
+    let shop = shops::get_shop(&data, &handle).await?;
+    let base = format!("{}/outbox", shop.ap_id);
+    let id = Url::parse(&base).map_err(|e| Error::BadRequest(e.to_string()))?;
+    let filter = ListingFilter {
+        shop_id: Some(shop.id),
+        include_withdrawn: false,
+    };
+    let Some(page) = q.page else {
+        let total = listings::list_listings(&data, filter, PageRequest::parse(Some(1), Some(1))?)
+            .await?
+            .total;
+        let (_, _, _, first, last) = page_urls(&base, 1, total)?;
+        return Ok(activity_json(
+            OrderedCollection {
+                kind: "OrderedCollection".into(),
+                id,
+                total_items: total,
+                first: Some(first),
+                last: Some(last),
+            },
+            StatusCode::OK,
+        ));
+    };
+    let found = listings::list_listings(
+        &data,
+        filter,
+        PageRequest::parse(Some(page), Some(PAGE_SIZE))?,
+    )
+    .await?;
+    let mut items = Vec::with_capacity(found.items.len());
+    for view in &found.items {
+        let note = listing::note(&data.instance, view)?;
+        items.push(json!({
+            "id": format!("{}/activity", view.url),
+            "type": "Create",
+            "actor": view.shop.url,
+            "published": view.created_at,
+            "to": note.to,
+            "cc": note.cc,
+            "object": note,
+        }));
+    }
+    let (page_id, next, prev, _, _) = page_urls(&base, page, found.total)?;
+    Ok(activity_json(
+        OrderedCollectionPage {
+            kind: "OrderedCollectionPage".into(),
+            id: page_id,
+            part_of: id,
+            total_items: found.total,
+            next,
+            prev,
+            ordered_items: items,
+        },
+        StatusCode::OK,
+    ))
+}
+
+/// A shop's followers: the count, and pages of follower ids.
+async fn followers_collection(
+    data: Data<Context>,
+    Path(handle): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, Error> {
+    let shop = shops::get_shop(&data, &handle).await?;
+    let base = format!("{}/followers", shop.ap_id);
+    let id = Url::parse(&base).map_err(|e| Error::BadRequest(e.to_string()))?;
+    let total = followers::count_followers(&data, shop.id).await?;
+    let Some(page) = q.page else {
+        let (_, _, _, first, _) = page_urls(&base, 1, total)?;
+        return Ok(activity_json(
+            OrderedCollection {
+                kind: "OrderedCollection".into(),
+                id,
+                total_items: total,
+                first: Some(first),
+                last: None,
+            },
+            StatusCode::OK,
+        ));
+    };
+    let found = followers::list_followers(
+        &data,
+        shop.id,
+        PageRequest::parse(Some(page), Some(PAGE_SIZE))?,
+    )
+    .await?;
+    let items = found
+        .items
+        .into_iter()
+        .filter(|f| f.state == "accepted")
+        .map(|f| serde_json::Value::String(f.actor))
+        .collect();
+    let (page_id, next, prev, _, _) = page_urls(&base, page, found.total)?;
+    Ok(activity_json(
+        OrderedCollectionPage {
+            kind: "OrderedCollectionPage".into(),
+            id: page_id,
+            part_of: id,
+            total_items: total,
+            next,
+            prev,
+            ordered_items: items,
+        },
+        StatusCode::OK,
+    ))
+}
+
+/// Shops follow no one.
+async fn following_collection(
+    data: Data<Context>,
+    Path(handle): Path<String>,
+) -> Result<Response, Error> {
+    let shop = shops::get_shop(&data, &handle).await?;
+    let id = Url::parse(&format!("{}/following", shop.ap_id))
+        .map_err(|e| Error::BadRequest(e.to_string()))?;
+    Ok(activity_json(
+        OrderedCollection {
+            kind: "OrderedCollection".into(),
+            id,
+            total_items: 0,
+            first: None,
+            last: None,
+        },
+        StatusCode::OK,
+    ))
+}
