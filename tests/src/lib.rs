@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod peer;
+
 use std::{path::PathBuf, sync::Once};
 
 use market::{
@@ -56,6 +58,8 @@ pub struct TestNode {
     pub ctx: market::Context,
     /// The configuration it runs with.
     pub config: Config,
+    /// Its federation configuration.
+    pub federation: federation::FederationConfig<market::Context>,
     dir: tempfile::TempDir,
     pg_database: Option<String>,
     stop: Option<oneshot::Sender<()>>,
@@ -103,6 +107,7 @@ impl TestNode {
             .await
             .unwrap();
         let ctx = app.context().clone();
+        let federation = app.federation().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
@@ -117,6 +122,7 @@ impl TestNode {
             http,
             ctx,
             config,
+            federation,
             dir,
             pg_database,
             stop: Some(stop),
@@ -161,6 +167,12 @@ impl TestNode {
                 .await
                 .unwrap();
         }
+    }
+
+    /// Deliver every pending listing activity now (the background worker would within seconds).
+    pub async fn deliver_pending(&self) -> usize {
+        let data = self.federation.to_request_data();
+        federation::outbox::deliver_pending(&data).await.unwrap()
     }
 
     /// An absolute URL on this node.

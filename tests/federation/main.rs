@@ -1,0 +1,6 @@
+//! Federation with another ActivityPub server (the test peer, on a real port, verifying real
+//! signatures) and the inbox's defences.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod follow;
