@@ -36,9 +36,12 @@ impl Error {
         match self {
             Error::Federation(e) => match e {
                 ApError::NotFound => StatusCode::NOT_FOUND,
+                // `Other` carries the signature library's complaints ("Missing required headers")
+                // and failures to parse the sender's public key: the sender's fault either way.
                 ApError::ActivityBodyDigestInvalid
                 | ApError::ActivitySignatureInvalid
-                | ApError::SignError(_) => StatusCode::UNAUTHORIZED,
+                | ApError::SignError(_)
+                | ApError::Other(_) => StatusCode::UNAUTHORIZED,
                 // We could not fetch the sender's actor (and so its key): the signature cannot
                 // be checked. 401, like Mastodon.
                 ApError::Reqwest(_)

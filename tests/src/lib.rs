@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod peer;
+pub mod signing;
 
 use std::{path::PathBuf, sync::Once};
 

@@ -36,10 +36,13 @@ struct PeerInner {
     base: String,
     private_key: String,
     public_key: String,
+    bob_public_key: String,
     /// Verified activities, in arrival order.
     received: Vec<Value>,
     /// Actors fetched (shops), by id.
     actors: Vec<RemoteShopJson>,
+    /// How many times anyone fetched one of the peer's actors.
+    actor_fetches: usize,
 }
 
 /// The peer server.
@@ -47,6 +50,7 @@ pub struct Peer {
     /// `http://localhost:PORT`
     pub base: String,
     config: FederationConfig<PeerState>,
+    port: u16,
 }
 
 /// A shop as the peer sees it.
@@ -235,14 +239,27 @@ async fn inbox(data: Data<PeerState>, activity: ActivityData) -> impl IntoRespon
 }
 
 async fn alice_json(State(state): State<PeerState>) -> impl IntoResponse {
-    let inner = state
-        .inner
-        .lock()
-        .map(|i| (i.base.clone(), i.public_key.clone()));
+    person_json(&state, "alice")
+}
+
+async fn bob_json(State(state): State<PeerState>) -> impl IntoResponse {
+    person_json(&state, "bob")
+}
+
+fn person_json(state: &PeerState, name: &str) -> axum::response::Response {
+    let inner = state.inner.lock().map(|mut i| {
+        i.actor_fetches += 1;
+        let key = if name == "bob" {
+            i.bob_public_key.clone()
+        } else {
+            i.public_key.clone()
+        };
+        (i.base.clone(), key)
+    });
     let Ok((base, key)) = inner else {
         return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let id = format!("{base}/users/alice");
+    let id = format!("{base}/users/{name}");
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -252,8 +269,8 @@ async fn alice_json(State(state): State<PeerState>) -> impl IntoResponse {
             "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
             "type": "Person",
             "id": id,
-            "preferredUsername": "alice",
-            "name": "Alice <b>Peer</b>",
+            "preferredUsername": name,
+            "name": format!("{name} <b>Peer</b>"),
             "inbox": format!("{id}/inbox"),
             "endpoints": {"sharedInbox": format!("{base}/inbox")},
             "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": key},
@@ -265,9 +282,15 @@ async fn alice_json(State(state): State<PeerState>) -> impl IntoResponse {
 impl Peer {
     /// Start the peer on a free port of `localhost`.
     pub async fn spawn() -> Peer {
+        Self::spawn_named("localhost").await
+    }
+
+    /// Start the peer on a free port, naming itself `host` (which the node under test must
+    /// resolve to 127.0.0.1, see `federation.resolve`).
+    pub async fn spawn_named(host: &str) -> Peer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let base = format!("http://localhost:{port}");
+        let base = format!("http://{host}:{port}");
         let keys = generate_actor_keypair().expect("keys");
         let state = PeerState::default();
         {
@@ -275,9 +298,10 @@ impl Peer {
             inner.base = base.clone();
             inner.private_key = keys.private_key;
             inner.public_key = keys.public_key;
+            inner.bob_public_key = generate_actor_keypair().expect("keys").public_key;
         }
         let config = FederationConfig::builder()
-            .domain(format!("localhost:{port}"))
+            .domain(format!("{host}:{port}"))
             .app_data(state.clone())
             .debug(true)
             .build()
@@ -286,11 +310,34 @@ impl Peer {
         let app = Router::new()
             .route("/users/alice", get(alice_json))
             .route("/users/alice/inbox", post(inbox))
+            .route("/users/bob", get(bob_json))
             .route("/inbox", post(inbox))
             .layer(FederationMiddleware::new(config.clone()))
             .with_state(state);
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Peer { base, config }
+        Peer { base, config, port }
+    }
+
+    /// The peer's port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Alice's private key (PKCS#8 PEM), for hand-made signed requests.
+    pub fn alice_private_key(&self) -> String {
+        let data = self.config.to_request_data();
+        let inner = data.app_data().inner.lock().expect("lock");
+        inner.private_key.clone()
+    }
+
+    /// Alice's key id.
+    pub fn alice_key_id(&self) -> String {
+        format!("{}#main-key", self.alice_id())
+    }
+
+    /// Bob's actor id: another actor of the peer, with a key of his own.
+    pub fn bob_id(&self) -> Url {
+        Url::parse(&format!("{}/users/bob", self.base)).expect("url")
     }
 
     /// Alice's actor id.
@@ -350,6 +397,13 @@ impl Peer {
             "object": {"id": follow_id, "type": "Follow", "actor": self.alice_id(), "object": shop.0.id},
         });
         self.send(undo, &shop.0.inbox).await
+    }
+
+    /// How many times the peer's actors were fetched.
+    pub fn actor_fetches(&self) -> usize {
+        let data = self.config.to_request_data();
+        let inner = data.app_data().inner.lock().expect("lock");
+        inner.actor_fetches
     }
 
     /// Activities received so far (signatures verified), oldest first.

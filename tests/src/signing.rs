@@ -1,0 +1,111 @@
+//! A hand-rolled draft-cavage HTTP signer, so tests can send exactly the broken requests a
+//! hostile or buggy peer would: wrong digest, unsigned digest, dates out of range, another
+//! actor's key.
+
+use std::time::SystemTime;
+
+use base64::Engine;
+use rsa::{
+    RsaPrivateKey,
+    pkcs1v15::SigningKey,
+    pkcs8::DecodePrivateKey,
+    signature::{SignatureEncoding, Signer},
+};
+use sha2::{Digest, Sha256};
+
+/// One signed POST, with knobs to break it.
+pub struct SignedPost {
+    /// Where to.
+    pub url: String,
+    /// The JSON body.
+    pub body: Vec<u8>,
+    /// `keyId` (e.g. `http://localhost:P/users/alice#main-key`).
+    pub key_id: String,
+    /// PKCS#8 PEM of the signing key.
+    pub private_key_pem: String,
+    /// The `Date` header.
+    pub date: SystemTime,
+    /// `rsa-sha256` or `hs2019`.
+    pub algorithm: &'static str,
+    /// Send this `Digest` instead of the body's.
+    pub digest_override: Option<String>,
+    /// Leave `digest` out of the signed headers.
+    pub unsigned_digest: bool,
+}
+
+impl SignedPost {
+    /// A correct signed POST of `body` to `url`.
+    pub fn new(url: &str, body: &serde_json::Value, key_id: &str, private_key_pem: &str) -> Self {
+        SignedPost {
+            url: url.to_string(),
+            body: serde_json::to_vec(body).unwrap_or_default(),
+            key_id: key_id.to_string(),
+            private_key_pem: private_key_pem.to_string(),
+            date: SystemTime::now(),
+            algorithm: "rsa-sha256",
+            digest_override: None,
+            unsigned_digest: false,
+        }
+    }
+
+    /// Send it; returns the status code.
+    pub async fn send(&self, client: &reqwest::Client) -> u16 {
+        let url = url::Url::parse(&self.url).expect("url");
+        let host = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        let target = format!("post {}", url.path());
+        let date = httpdate::fmt_http_date(self.date);
+        let digest = self.digest_override.clone().unwrap_or_else(|| {
+            format!(
+                "SHA-256={}",
+                base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&self.body))
+            )
+        });
+        let content_type = "application/activity+json";
+        let mut headers = vec![
+            ("(request-target)", target),
+            ("host", host.clone()),
+            ("date", date.clone()),
+        ];
+        if !self.unsigned_digest {
+            headers.push(("digest", digest.clone()));
+        }
+        headers.push(("content-type", content_type.to_string()));
+        let signing_string = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let key = RsaPrivateKey::from_pkcs8_pem(&self.private_key_pem).expect("key");
+        let signature = SigningKey::<Sha256>::new(key)
+            .sign(signing_string.as_bytes())
+            .to_vec();
+        let names = headers
+            .iter()
+            .map(|(k, _)| *k)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let header = format!(
+            r#"keyId="{}",algorithm="{}",headers="{}",signature="{}""#,
+            self.key_id,
+            self.algorithm,
+            names,
+            base64::engine::general_purpose::STANDARD.encode(signature)
+        );
+        client
+            .post(url)
+            .header("host", host)
+            .header("date", date)
+            .header("digest", digest)
+            .header("content-type", content_type)
+            .header("signature", header)
+            .body(self.body.clone())
+            .send()
+            .await
+            .expect("send")
+            .status()
+            .as_u16()
+    }
+}
