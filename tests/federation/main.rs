@@ -3,5 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod conformance;
 mod follow;
 mod inbox_security;
+mod mastodon_rules;
