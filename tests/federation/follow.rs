@@ -94,3 +94,104 @@ async fn a_peer_follows_a_shop_and_receives_its_listings() {
     assert_eq!(peer.received_of("Create").len(), 1);
     node.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_shop_that_approves_followers_answers_requests_by_hand() {
+    let node = TestNode::spawn().await;
+    let peer = Peer::spawn().await;
+    let ana = node.member("ana").await;
+    node.create_shop(&ana, "pottery", "Pottery").await;
+    let patched = node
+        .patch_json(
+            "/api/v1/shops/pottery",
+            Some(&ana.token),
+            &json!({"manually_approves_followers": true}),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let shop = peer
+        .resolve(&format!("pottery@{}", node.domain))
+        .await
+        .unwrap();
+    assert_eq!(shop.0.rest["manuallyApprovesFollowers"], true);
+
+    let follow_id = peer.follow(&shop).await.unwrap();
+    assert!(
+        peer.received_of("Accept").is_empty(),
+        "nothing until the owner decides"
+    );
+    let requests: Value = node
+        .get("/api/v1/shops/pottery/followers", Some(&ana.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(requests["total"], 1);
+    let request = &requests["items"][0];
+    assert_eq!(request["state"], "pending");
+    assert_eq!(request["actor"], peer.alice_id().as_str());
+    assert_eq!(request["name"], "alice Peer", "remote HTML is stripped");
+
+    // Strangers neither see nor decide.
+    let bea = node.member("bea").await;
+    assert_eq!(
+        node.get("/api/v1/shops/pottery/followers", Some(&bea.token))
+            .await
+            .status(),
+        403
+    );
+    let path = format!("/api/v1/shops/pottery/followers/{}/approve", request["id"]);
+    assert_eq!(
+        node.post_json(&path, Some(&bea.token), &Value::Null)
+            .await
+            .status(),
+        403
+    );
+    assert!(peer.received_of("Accept").is_empty());
+
+    assert_eq!(
+        node.post_json(&path, Some(&ana.token), &Value::Null)
+            .await
+            .status(),
+        204
+    );
+    let accepts = peer.received_of("Accept");
+    assert_eq!(accepts.len(), 1);
+    assert_eq!(accepts[0]["object"]["id"], follow_id.as_str());
+    let requests: Value = node
+        .get("/api/v1/shops/pottery/followers", Some(&ana.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(requests["items"][0]["state"], "accepted");
+
+    // A second request, rejected: the follower's server hears so and nothing is kept.
+    peer.unfollow(&shop, &follow_id).await.unwrap();
+    peer.follow(&shop).await.unwrap();
+    let requests: Value = node
+        .get("/api/v1/shops/pottery/followers", Some(&ana.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!(
+        "/api/v1/shops/pottery/followers/{}/reject",
+        requests["items"][0]["id"]
+    );
+    assert_eq!(
+        node.post_json(&path, Some(&ana.token), &Value::Null)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(peer.received_of("Reject").len(), 1);
+    let requests: Value = node
+        .get("/api/v1/shops/pottery/followers", Some(&ana.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(requests["total"], 0);
+    node.shutdown().await;
+}

@@ -57,6 +57,18 @@ pub struct AcceptFollow {
     pub to: Vec<Url>,
 }
 
+/// `Reject{Follow}` we send when a shop's owner declines a follow request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectFollow {
+    #[serde(rename = "type")]
+    pub kind: activitypub_federation::kinds::activity::RejectType,
+    pub id: Url,
+    pub actor: Url,
+    pub object: Follow,
+    pub to: Vec<Url>,
+}
+
 /// `Create`, `Update` or `Delete` of a listing, as we send them: `object` is the `Note` (or, for
 /// `Delete`, a `Tombstone`).
 #[derive(Debug, Clone, Serialize, Deserialize)]

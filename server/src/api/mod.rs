@@ -27,6 +27,11 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/me", get(auth::me))
         .route("/shops", post(shops::create).get(shops::list))
         .route("/shops/{handle}", get(shops::show).patch(shops::update))
+        .route("/shops/{handle}/followers", get(shops::followers))
+        .route(
+            "/shops/{handle}/followers/{id}/{decision}",
+            post(shops::decide),
+        )
         .route(
             "/shops/{handle}/avatar",
             post(shops::set_avatar).layer(DefaultBodyLimit::max(upload_limit)),

@@ -1,6 +1,6 @@
 //! Shops in the API.
 
-use axum::extract::Multipart;
+use axum::extract::{Multipart, Query};
 use axum::{
     Json,
     extract::multipart::MultipartRejection,
@@ -10,7 +10,10 @@ use axum::{
 use market::{
     Error, Instance,
     entities::shop,
-    service::shops::{self, Authority, ShopChanges},
+    service::{
+        PageRequest, followers,
+        shops::{self, Authority, ShopChanges},
+    },
 };
 use serde::Deserialize;
 
@@ -136,4 +139,59 @@ pub async fn set_avatar(
         bytes.ok_or_else(|| Error::invalid("file", "attach the image as the `file` field"))?;
     let shop = shops::set_avatar(&state.ctx, Authority::User(&auth.user), &handle, bytes).await?;
     Ok(Json(shop_json(&state.ctx.instance, &shop)))
+}
+
+/// `GET /api/v1/shops/{handle}/followers?page=`: the shop's followers and pending requests, for
+/// its owner (and admins).
+pub async fn followers(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(handle): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let shop = shops::get_shop(&state.ctx, &handle).await?;
+    shops::ensure_can_manage(Authority::User(&auth.user), &shop)?;
+    let page = query
+        .get("page")
+        .map(|p| {
+            p.parse::<u64>()
+                .map_err(|_| Error::invalid("page", "must be a positive whole number"))
+        })
+        .transpose()?;
+    let found =
+        followers::list_followers(&state.ctx, shop.id, PageRequest::parse(page, Some(50))?).await?;
+    Ok(Json(serde_json::json!({
+        "items": found.items,
+        "page": found.page,
+        "per_page": found.per_page,
+        "total": found.total,
+        "has_next": found.has_next(),
+    })))
+}
+
+/// `POST /api/v1/shops/{handle}/followers/{id}/approve` or `/reject`: answer a follow request;
+/// the follower's server gets an `Accept` or `Reject`.
+pub async fn decide(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((handle, id, decision)): Path<(String, i32, String)>,
+) -> Result<StatusCode, ApiError> {
+    let accept = match decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => return Err(Error::not_found("API endpoint").into()),
+    };
+    let shop = shops::get_shop(&state.ctx, &handle).await?;
+    let decided =
+        followers::decide_follow(&state.ctx, Authority::User(&auth.user), &shop, id, accept)
+            .await?;
+    let data = state.federation.to_request_data();
+    federation::activities::accept_follow::answer(&data, decided, accept)
+        .await
+        .map_err(|e| {
+            ApiError(market::Error::Internal(format!(
+                "could not answer the follow: {e}"
+            )))
+        })?;
+    Ok(StatusCode::NO_CONTENT)
 }
