@@ -7,3 +7,4 @@ mod conformance;
 mod follow;
 mod inbox_security;
 mod mastodon_rules;
+mod process;

@@ -379,3 +379,18 @@ pub async fn create_pg_database(admin_url: &str) -> (String, String) {
     url.set_path(&format!("/{name}"));
     (url.to_string(), name)
 }
+
+/// Wait until `condition` holds, checking every 50 ms, for at most `timeout`; false if it never
+/// did. For effects of background work (the delivery worker), never as a plain sleep.
+pub async fn eventually(timeout: std::time::Duration, condition: impl Fn() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
