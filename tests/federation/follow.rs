@@ -27,6 +27,23 @@ async fn a_peer_follows_a_shop_and_receives_its_listings() {
     assert_eq!(accepts.len(), 1, "{:?}", peer.received());
     assert_eq!(accepts[0]["object"]["id"], follow_id.as_str());
     assert_eq!(accepts[0]["actor"], shop.0.id.inner().as_str());
+    // The node fetched Alice to check the Follow's signature, signing as its instance actor.
+    let key_ids = peer.fetch_key_ids();
+    assert!(
+        !key_ids.is_empty() && key_ids.iter().all(|k| *k == node.url("/actor#main-key")),
+        "{key_ids:?}"
+    );
+    // And it answers signed GETs (Mastodon signs every fetch) like any other.
+    let signed_get = node
+        .http
+        .get(node.url("/shops/pottery"))
+        .header("accept", "application/activity+json")
+        .header("date", httpdate::fmt_http_date(std::time::SystemTime::now()))
+        .header("signature", format!(r#"keyId="{}#main-key",algorithm="rsa-sha256",headers="(request-target) host date",signature="AAAA""#, peer.alice_id()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_get.status(), 200);
     let followers: Value = node
         .http
         .get(node.url("/shops/pottery/followers"))

@@ -43,6 +43,8 @@ struct PeerInner {
     actors: Vec<RemoteShopJson>,
     /// How many times anyone fetched one of the peer's actors.
     actor_fetches: usize,
+    /// The `keyId`s of signed fetches of the peer's actors.
+    fetch_key_ids: Vec<String>,
 }
 
 /// The peer server.
@@ -238,17 +240,36 @@ async fn inbox(data: Data<PeerState>, activity: ActivityData) -> impl IntoRespon
     }
 }
 
-async fn alice_json(State(state): State<PeerState>) -> impl IntoResponse {
-    person_json(&state, "alice")
+async fn alice_json(
+    State(state): State<PeerState>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
+    person_json(&state, "alice", &headers)
 }
 
-async fn bob_json(State(state): State<PeerState>) -> impl IntoResponse {
-    person_json(&state, "bob")
+async fn bob_json(
+    State(state): State<PeerState>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
+    person_json(&state, "bob", &headers)
 }
 
-fn person_json(state: &PeerState, name: &str) -> axum::response::Response {
+fn person_json(
+    state: &PeerState,
+    name: &str,
+    headers: &axum::http::HeaderMap,
+) -> axum::response::Response {
+    let key_id = headers
+        .get("signature")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|sig| sig.split("keyId=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_string);
     let inner = state.inner.lock().map(|mut i| {
         i.actor_fetches += 1;
+        if let Some(key_id) = key_id {
+            i.fetch_key_ids.push(key_id);
+        }
         let key = if name == "bob" {
             i.bob_public_key.clone()
         } else {
@@ -404,6 +425,13 @@ impl Peer {
         let data = self.config.to_request_data();
         let inner = data.app_data().inner.lock().expect("lock");
         inner.actor_fetches
+    }
+
+    /// The `keyId`s that signed fetches of the peer's actors.
+    pub fn fetch_key_ids(&self) -> Vec<String> {
+        let data = self.config.to_request_data();
+        let inner = data.app_data().inner.lock().expect("lock");
+        inner.fetch_key_ids.clone()
     }
 
     /// Activities received so far (signatures verified), oldest first.
