@@ -256,6 +256,7 @@ async fn outbox(
     let filter = ListingFilter {
         shop_id: Some(shop.id),
         include_withdrawn: false,
+        tag: None,
     };
     let Some(page) = q.page else {
         let total = listings::list_listings(&data, filter, PageRequest::parse(Some(1), Some(1))?)

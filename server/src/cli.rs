@@ -426,10 +426,11 @@ async fn listing(ctx: &Context, cmd: ListingCommand) -> anyhow::Result<()> {
             let filter = ListingFilter {
                 shop_id,
                 include_withdrawn: all,
+                tag: None,
             };
             let mut page = PageRequest::parse(Some(1), Some(100))?;
             loop {
-                let found = listings::list_listings(ctx, filter, page).await?;
+                let found = listings::list_listings(ctx, filter.clone(), page).await?;
                 for l in &found.items {
                     println!(
                         "{}\t@{}\t{}\t{} {}\t{}\t{}",

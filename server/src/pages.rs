@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home))
         .route("/shops/{handle}", get(shop_page))
         .route("/listings/{id}", get(listing_page))
+        .route("/tags/{tag}", get(tag_page))
         .route("/static/style.css", get(stylesheet))
 }
 
@@ -58,6 +59,38 @@ struct ShopPage<'a> {
 struct ListingPage<'a> {
     node_name: &'a str,
     l: ListingView,
+}
+
+#[derive(Template)]
+#[template(path = "tag.html")]
+struct TagPage<'a> {
+    node_name: &'a str,
+    tag: String,
+    listings: Vec<ListingView>,
+}
+
+/// Listings with one hashtag (where the hashtags in federated Notes link to).
+async fn tag_page(
+    State(state): State<AppState>,
+    Path(tag): Path<String>,
+) -> Result<Response, PageError> {
+    let ctx = &state.ctx;
+    let tag = market::types::Tag::parse(&tag)
+        .map_err(|_| PageError::new(&state, market::Error::not_found("tag")))?
+        .into_inner();
+    let filter = ListingFilter {
+        tag: Some(tag.clone()),
+        ..Default::default()
+    };
+    let page = PageRequest::parse(Some(1), Some(48)).map_err(|e| PageError::new(&state, e))?;
+    let found = listings::list_listings(ctx, filter, page)
+        .await
+        .map_err(|e| PageError::new(&state, e))?;
+    Ok(render(&TagPage {
+        node_name: &ctx.instance.name,
+        tag,
+        listings: found.items,
+    }))
 }
 
 #[derive(Template)]
@@ -160,6 +193,7 @@ async fn shop_page(
     let filter = ListingFilter {
         shop_id: Some(shop.id),
         include_withdrawn: false,
+        tag: None,
     };
     let found = listings::list_listings(ctx, filter, page)
         .await

@@ -161,3 +161,36 @@ async fn bad_page_parameters_are_422_naming_them() {
     }
     node.shutdown().await;
 }
+
+#[tokio::test]
+async fn listings_can_be_found_by_tag_in_the_api_and_on_the_tag_page() {
+    let node = harness::TestNode::spawn().await;
+    let ana = node.member("ana").await;
+    node.create_shop(&ana, "pottery", "Pottery").await;
+    for (title, tags) in [
+        ("Mug", vec!["pottery", "mug"]),
+        ("Bowl", vec!["pottery"]),
+        ("Scarf", vec!["wool"]),
+    ] {
+        let mut body = harness::sample_listing();
+        body["title"] = serde_json::json!(title);
+        body["tags"] = serde_json::json!(tags);
+        assert_eq!(
+            node.create_listing(&ana, "pottery", &body).await.status(),
+            201
+        );
+    }
+    let found: serde_json::Value = node
+        .get("/api/v1/listings?tag=%23Pottery", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["total"], 2);
+    let page = node.get("/tags/pottery", None).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Mug") && html.contains("Bowl") && !html.contains("Scarf"));
+    assert_eq!(node.get("/tags/not%20a%20tag", None).await.status(), 404);
+    node.shutdown().await;
+}

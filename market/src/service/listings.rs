@@ -141,12 +141,14 @@ pub struct ListingView {
 }
 
 /// Which listings to list.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ListingFilter {
     /// Only this shop's.
     pub shop_id: Option<i32>,
     /// Include withdrawn listings (the owner's and operator's view).
     pub include_withdrawn: bool,
+    /// Only listings with this tag (lower-case, without `#`).
+    pub tag: Option<String>,
 }
 
 /// Publish a listing in `shop_handle`, with up to four images, in one transaction.
@@ -382,6 +384,14 @@ pub async fn list_listings(
     }
     if !filter.include_withdrawn {
         query = query.filter(listing::Column::Status.ne(Status::Withdrawn.as_str()));
+    }
+    if let Some(tag) = &filter.tag {
+        let tagged = sea_orm::sea_query::Query::select()
+            .column(listing_tag::Column::ListingId)
+            .from(listing_tag::Entity)
+            .and_where(listing_tag::Column::Tag.eq(tag.to_lowercase()))
+            .to_owned();
+        query = query.filter(listing::Column::Id.in_subquery(tagged));
     }
     let query = query
         .order_by_desc(listing::Column::CreatedAt)

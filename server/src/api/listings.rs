@@ -132,18 +132,25 @@ pub async fn list_for_shop(
     let filter = ListingFilter {
         shop_id: Some(shop.id),
         include_withdrawn: false,
+        tag: None,
     };
     let page = listings::list_listings(&state.ctx, filter, paging(&query)?).await?;
     Ok(Json(page_json(page)))
 }
 
-/// `GET /api/v1/listings?page=&per_page=`: every listing on show on this node, newest first.
+/// `GET /api/v1/listings?page=&per_page=&tag=`: every listing on show on this node (with that
+/// tag), newest first.
 pub async fn list_all(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let page =
-        listings::list_listings(&state.ctx, ListingFilter::default(), paging(&query)?).await?;
+    let filter = ListingFilter {
+        tag: query
+            .get("tag")
+            .map(|t| t.trim_start_matches('#').to_lowercase()),
+        ..Default::default()
+    };
+    let page = listings::list_listings(&state.ctx, filter, paging(&query)?).await?;
     Ok(Json(page_json(page)))
 }
 
