@@ -211,6 +211,28 @@ async fn webfinger_actor_note_and_proposal_follow_mastodons_rules() {
         .collect();
     assert_eq!(tags, ["#pottery", "#mug"]);
 
+    // Our own output reads back into our wire types unchanged.
+    for (doc, parsed) in [
+        (
+            &actor,
+            serde_json::to_value(
+                serde_json::from_value::<federation::protocol::actor::ShopActor>(actor.clone())
+                    .unwrap(),
+            ),
+        ),
+        (
+            &note,
+            serde_json::to_value(
+                serde_json::from_value::<federation::protocol::listing::ListingNote>(note.clone())
+                    .unwrap(),
+            ),
+        ),
+    ] {
+        let mut doc = doc.clone();
+        doc.as_object_mut().unwrap().remove("@context");
+        assert_eq!(parsed.unwrap(), doc);
+    }
+
     // The Proposal behind the payment link: the same price and stock, structured.
     let (status, _, proposal) = fetch(&node, link["href"].as_str().unwrap()).await;
     assert_eq!(status, 200);
