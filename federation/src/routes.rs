@@ -45,7 +45,6 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/inbox", post(inbox::receive))
         .route("/shops/{handle}/inbox", post(inbox::receive))
         .route("/shops/{handle}/outbox", get(outbox))
-        .route("/shops/{handle}/followers", get(followers_collection))
         .route("/shops/{handle}/following", get(following_collection))
         .route("/listings/{id}/proposal", get(proposal))
         .layer(DefaultBodyLimit::max(MAX_ACTIVITY_BYTES))
@@ -308,16 +307,18 @@ async fn outbox(
     ))
 }
 
-/// A shop's followers: the count, and pages of follower ids.
-async fn followers_collection(
-    data: Data<Context>,
-    Path(handle): Path<String>,
-    Query(q): Query<PageQuery>,
+/// A shop's followers: the count, and pages of follower ids (for `/shops/{handle}/followers`
+/// when an ActivityPub client asks; browsers get the HTML list).
+pub async fn followers_document(
+    data: &Data<Context>,
+    handle: &str,
+    page: Option<u64>,
 ) -> Result<Response, Error> {
-    let shop = shops::get_shop(&data, &handle).await?;
+    let q = PageQuery { page };
+    let shop = shops::get_shop(data, handle).await?;
     let base = format!("{}/followers", shop.ap_id);
     let id = Url::parse(&base).map_err(|e| Error::BadRequest(e.to_string()))?;
-    let total = followers::count_followers(&data, shop.id).await?;
+    let total = followers::count_followers(data, shop.id).await?;
     let Some(page) = q.page else {
         let (_, _, _, first, _) = page_urls(&base, 1, total)?;
         return Ok(activity_json(

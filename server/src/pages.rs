@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/shops/{handle}", get(shop_page))
         .route("/listings/{id}", get(listing_page))
         .route("/tags/{tag}", get(tag_page))
+        .route("/shops/{handle}/followers", get(followers_page))
         .route("/static/style.css", get(stylesheet))
 }
 
@@ -59,6 +60,58 @@ struct ShopPage<'a> {
 struct ListingPage<'a> {
     node_name: &'a str,
     l: ListingView,
+}
+
+#[derive(Template)]
+#[template(path = "followers.html")]
+struct FollowersPage<'a> {
+    node_name: &'a str,
+    domain: &'a str,
+    shop: shop::Model,
+    followers: Vec<market::service::followers::FollowerView>,
+    page: u64,
+    has_next: bool,
+}
+
+/// Who follows a shop (accepted followers only; requests are for the owner, in the API). The
+/// same URL is the shop's ActivityPub `followers` collection, which lists the same actors.
+async fn followers_page(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let page_number = query
+        .get("page")
+        .and_then(|p| p.parse::<u64>().ok())
+        .filter(|p| *p >= 1);
+    if wants_activity_json(&headers) {
+        let data = state.federation.to_request_data();
+        return Ok(
+            federation::routes::followers_document(&data, &handle, page_number)
+                .await
+                .into_response(),
+        );
+    }
+    let ctx = &state.ctx;
+    let fail = |e| PageError::new(&state, e);
+    let shop = shops::get_shop(ctx, &handle).await.map_err(fail)?;
+    let page = PageRequest::parse(page_number, Some(50)).map_err(fail)?;
+    let found = market::service::followers::list_followers(ctx, shop.id, page)
+        .await
+        .map_err(fail)?;
+    Ok(vary_accept(render(&FollowersPage {
+        node_name: &ctx.instance.name,
+        domain: &ctx.instance.domain,
+        has_next: found.has_next(),
+        page: found.page,
+        followers: found
+            .items
+            .into_iter()
+            .filter(|f| f.state == "accepted")
+            .collect(),
+        shop,
+    })))
 }
 
 #[derive(Template)]

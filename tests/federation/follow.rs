@@ -55,6 +55,21 @@ async fn a_peer_follows_a_shop_and_receives_its_listings() {
         .await
         .unwrap();
     assert_eq!(followers["totalItems"], 1);
+    let page = node.get("/shops/pottery/followers", None).await;
+    assert_eq!(page.headers()["vary"], "Accept");
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("alice Peer")
+            && page.contains(&format!(
+                "@alice@{}",
+                peer.base.trim_start_matches("http://")
+            )),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<b>Peer"),
+        "remote HTML never reaches a page"
+    );
 
     // Create on publish.
     let created = node
