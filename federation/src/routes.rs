@@ -333,7 +333,7 @@ pub async fn followers_document(
         ));
     };
     let found = followers::list_followers(
-        &data,
+        data,
         shop.id,
         PageRequest::parse(Some(page), Some(PAGE_SIZE))?,
     )
