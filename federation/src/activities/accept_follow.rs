@@ -1,11 +1,7 @@
 //! `Accept{Follow}` (and `Reject{Follow}`), sent by a shop. The object is the Follow as
 //! received, with its id: Mastodon matches the Accept by that id.
 
-use activitypub_federation::{
-    config::Data,
-    kinds::activity::AcceptType,
-    traits::{Activity, Actor},
-};
+use activitypub_federation::{config::Data, kinds::activity::AcceptType, traits::Actor};
 use market::Context;
 use url::Url;
 
@@ -35,32 +31,6 @@ pub async fn send(
         to: vec![activitypub_federation::traits::Object::id(actor).clone()],
     };
     outbox::send(data, accept, shop, vec![actor.inbox()]).await
-}
-
-#[async_trait::async_trait]
-impl Activity for AcceptFollow {
-    type DataType = Context;
-    type Error = Error;
-
-    fn id(&self) -> &Url {
-        &self.id
-    }
-
-    fn actor(&self) -> &Url {
-        &self.actor
-    }
-
-    async fn verify(&self, _data: &Data<Context>) -> Result<(), Error> {
-        Err(Error::BadRequest(
-            "Accept is not accepted by this inbox".into(),
-        ))
-    }
-
-    async fn receive(self, _data: &Data<Context>) -> Result<(), Error> {
-        Err(Error::BadRequest(
-            "Accept is not accepted by this inbox".into(),
-        ))
-    }
 }
 
 /// Answer a follow request the shop's owner decided on: `Accept` or `Reject`, with the Follow
@@ -93,30 +63,4 @@ pub async fn answer(data: &Data<Context>, decided: Decided, accept: bool) -> Res
     let reject: RejectFollow =
         serde_json::from_value(value).map_err(|e| Error::BadRequest(e.to_string()))?;
     outbox::send(data, reject, &shop, vec![actor.inbox()]).await
-}
-
-#[async_trait::async_trait]
-impl Activity for RejectFollow {
-    type DataType = Context;
-    type Error = Error;
-
-    fn id(&self) -> &Url {
-        &self.id
-    }
-
-    fn actor(&self) -> &Url {
-        &self.actor
-    }
-
-    async fn verify(&self, _data: &Data<Context>) -> Result<(), Error> {
-        Err(Error::BadRequest(
-            "Reject is not accepted by this inbox".into(),
-        ))
-    }
-
-    async fn receive(self, _data: &Data<Context>) -> Result<(), Error> {
-        Err(Error::BadRequest(
-            "Reject is not accepted by this inbox".into(),
-        ))
-    }
 }

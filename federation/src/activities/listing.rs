@@ -1,7 +1,7 @@
 //! `Create`, `Update` and `Delete` of a listing, built from the listing row when its event is
 //! delivered.
 
-use activitypub_federation::{config::Data, traits::Activity};
+use activitypub_federation::config::Data;
 use market::{
     Context,
     entities::federation_event,
@@ -49,30 +49,4 @@ pub fn build(
         cc: vec![format!("{}/followers", view.shop.url)],
         object,
     }))
-}
-
-#[async_trait::async_trait]
-impl Activity for ListingActivity {
-    type DataType = Context;
-    type Error = Error;
-
-    fn id(&self) -> &Url {
-        &self.id
-    }
-
-    fn actor(&self) -> &Url {
-        &self.actor
-    }
-
-    async fn verify(&self, _data: &Data<Context>) -> Result<(), Error> {
-        Err(Error::BadRequest(
-            "listing activities are not accepted by this inbox yet".into(),
-        ))
-    }
-
-    async fn receive(self, _data: &Data<Context>) -> Result<(), Error> {
-        Err(Error::BadRequest(
-            "listing activities are not accepted by this inbox yet".into(),
-        ))
-    }
 }

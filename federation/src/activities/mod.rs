@@ -35,6 +35,49 @@ pub enum InboxActivity {
     Other(Other),
 }
 
+/// Activities we only send implement the library's `Activity` trait (its sending functions need
+/// it) with a `verify` and `receive` that refuse: they are not in [`InboxActivity`], so they
+/// never arrive here.
+macro_rules! send_only_activity {
+    ($type:ty) => {
+        #[async_trait::async_trait]
+        impl activitypub_federation::traits::Activity for $type {
+            type DataType = market::Context;
+            type Error = $crate::error::Error;
+
+            fn id(&self) -> &url::Url {
+                &self.id
+            }
+
+            fn actor(&self) -> &url::Url {
+                &self.actor
+            }
+
+            async fn verify(
+                &self,
+                _data: &activitypub_federation::config::Data<market::Context>,
+            ) -> Result<(), Self::Error> {
+                Err($crate::error::Error::BadRequest(
+                    concat!(stringify!($type), " is sent, not received").into(),
+                ))
+            }
+
+            async fn receive(
+                self,
+                _data: &activitypub_federation::config::Data<market::Context>,
+            ) -> Result<(), Self::Error> {
+                Err($crate::error::Error::BadRequest(
+                    concat!(stringify!($type), " is sent, not received").into(),
+                ))
+            }
+        }
+    };
+}
+
+send_only_activity!(crate::protocol::activities::AcceptFollow);
+send_only_activity!(crate::protocol::activities::RejectFollow);
+send_only_activity!(crate::protocol::activities::ListingActivity);
+
 /// The local shop whose id is `id`, or 404.
 pub async fn local_shop(data: &Data<Context>, id: &Url) -> Result<ApubShop, Error> {
     let not_found = || Error::Market(market::Error::not_found("shop"));
