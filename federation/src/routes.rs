@@ -188,7 +188,7 @@ async fn nodeinfo_links(data: Data<Context>) -> Response {
 }
 
 async fn nodeinfo(data: Data<Context>) -> Result<Response, Error> {
-    let shops = shops::list_shops(&data).await?.len() as u64;
+    let shops = shops::count_shops(&data).await?;
     let listings = listings::count_visible(&data).await?;
     let body = json!({
         "version": "2.1",

@@ -113,10 +113,8 @@ impl Object for ApubShop {
     }
 
     async fn read_from_id(object_id: Url, data: &Data<Context>) -> Result<Option<Self>, Error> {
-        let shops = shops::list_shops(data).await?;
-        shops
-            .into_iter()
-            .find(|s| s.ap_id == object_id.as_str())
+        shops::find_shop_by_ap_id(data, object_id.as_str())
+            .await?
             .map(|s| ApubShop::new(&data.instance, s))
             .transpose()
     }

@@ -171,6 +171,20 @@ pub async fn find_shop(ctx: &Context, handle: &str) -> Result<Option<shop::Model
         .await?)
 }
 
+/// A shop by its id URL, if it is one of ours.
+pub async fn find_shop_by_ap_id(ctx: &Context, ap_id: &str) -> Result<Option<shop::Model>> {
+    Ok(shop::Entity::find()
+        .filter(shop::Column::ApId.eq(ap_id))
+        .one(&ctx.db)
+        .await?)
+}
+
+/// How many shops the node has.
+pub async fn count_shops(ctx: &Context) -> Result<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(shop::Entity::find().count(&ctx.db).await?)
+}
+
 /// A shop by handle, or 404.
 pub async fn get_shop(ctx: &Context, handle: &str) -> Result<shop::Model> {
     find_shop(ctx, handle)
