@@ -340,3 +340,46 @@ async fn one_url_serves_html_to_browsers_and_json_ld_to_activitypub_clients() {
     assert_eq!(instance["type"], "Application");
     node.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_outbox_pages_newest_first() {
+    let node = TestNode::spawn().await;
+    let ana = node.member("ana").await;
+    node.create_shop(&ana, "pottery", "Pottery").await;
+    let mut urls = Vec::new();
+    for n in 0..22 {
+        let mut body = sample_listing();
+        body["title"] = serde_json::json!(format!("Mug {n}"));
+        let listing: Value = node
+            .create_listing(&ana, "pottery", &body)
+            .await
+            .json()
+            .await
+            .unwrap();
+        urls.push(listing["url"].as_str().unwrap().to_string());
+    }
+    let (status, content_type, root) = fetch(&node, &node.url("/shops/pottery/outbox")).await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "application/activity+json")
+    );
+    assert_eq!(root["type"], "OrderedCollection");
+    assert_eq!(root["totalItems"], 22);
+    let (_, _, first) = fetch(&node, root["first"].as_str().unwrap()).await;
+    assert_eq!(first["type"], "OrderedCollectionPage");
+    assert_eq!(first["partOf"], root["id"]);
+    let items = first["orderedItems"].as_array().unwrap();
+    assert_eq!(items.len(), 20);
+    assert!(
+        items
+            .iter()
+            .all(|i| i["type"] == "Create" && i["object"]["type"] == "Note")
+    );
+    assert_eq!(items[0]["object"]["id"], urls[21].as_str(), "newest first");
+    let (_, _, second) = fetch(&node, first["next"].as_str().unwrap()).await;
+    let items = second["orderedItems"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["object"]["id"], urls[0].as_str());
+    assert!(second.get("next").is_none() && second["prev"] == first["id"]);
+    node.shutdown().await;
+}
