@@ -351,6 +351,13 @@ impl Peer {
         inner.private_key.clone()
     }
 
+    /// Alice's public key (SPKI PEM).
+    pub fn alice_public_key(&self) -> String {
+        let data = self.config.to_request_data();
+        let inner = data.app_data().inner.lock().expect("lock");
+        inner.public_key.clone()
+    }
+
     /// Alice's key id.
     pub fn alice_key_id(&self) -> String {
         format!("{}#main-key", self.alice_id())

@@ -50,6 +50,26 @@ impl SignedPost {
 
     /// Send it; returns the status code.
     pub async fn send(&self, client: &reqwest::Client) -> u16 {
+        let request = self.build(client);
+        client
+            .execute(request)
+            .await
+            .expect("send")
+            .status()
+            .as_u16()
+    }
+
+    /// The signing string and the request, signed, ready to send (benchmarks sign everything
+    /// first so only the server's work is timed).
+    pub fn build(&self, client: &reqwest::Client) -> reqwest::Request {
+        self.build_with_signing_string(client).1
+    }
+
+    /// Like [`SignedPost::build`], also returning the signing string and the raw signature.
+    pub fn build_with_signing_string(
+        &self,
+        client: &reqwest::Client,
+    ) -> ((String, Vec<u8>), reqwest::Request) {
         let url = url::Url::parse(&self.url).expect("url");
         let host = match url.port() {
             Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
@@ -82,6 +102,7 @@ impl SignedPost {
         let signature = SigningKey::<Sha256>::new(key)
             .sign(signing_string.as_bytes())
             .to_vec();
+        let raw_signature = signature.clone();
         let names = headers
             .iter()
             .map(|(k, _)| *k)
@@ -94,7 +115,7 @@ impl SignedPost {
             names,
             base64::engine::general_purpose::STANDARD.encode(signature)
         );
-        client
+        let request = client
             .post(url)
             .header("host", host)
             .header("date", date)
@@ -102,10 +123,22 @@ impl SignedPost {
             .header("content-type", content_type)
             .header("signature", header)
             .body(self.body.clone())
-            .send()
-            .await
-            .expect("send")
-            .status()
-            .as_u16()
+            .build()
+            .expect("request");
+        ((signing_string, raw_signature), request)
     }
+}
+
+/// Verify one RSA-SHA256 signature, as an inbox does (for the benchmark's baseline).
+pub fn verify(public_key_pem: &str, signing_string: &str, signature: &[u8]) -> bool {
+    use rsa::{pkcs1v15::VerifyingKey, pkcs8::DecodePublicKey, signature::Verifier};
+    let Ok(key) = rsa::RsaPublicKey::from_public_key_pem(public_key_pem) else {
+        return false;
+    };
+    let Ok(signature) = rsa::pkcs1v15::Signature::try_from(signature) else {
+        return false;
+    };
+    VerifyingKey::<Sha256>::new(key)
+        .verify(signing_string.as_bytes(), &signature)
+        .is_ok()
 }
