@@ -2,7 +2,7 @@
 //! activities per second, latency percentiles, the time to verify the same signatures alone
 //! (measured in the same run), their ratio, and the process's peak memory.
 //!
-//! `cargo run --release -p tianguis-tests --bin bench_inbox -- [ACTIVITIES] [CONCURRENCY]`
+//! `cargo run --release -p tianguis-tests --example bench_inbox -- [ACTIVITIES] [CONCURRENCY]`
 //! (defaults 2000 and 32). The node, the signing peer and the client share this process; the
 //! requests are all signed before the clock starts, so only the node's work is timed.
 
