@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod conformance;
+mod delivery;
 mod follow;
 mod inbox_security;
 mod mastodon_rules;

@@ -8,6 +8,7 @@
 
 pub mod peer;
 pub mod signing;
+pub mod sink;
 
 use std::{path::PathBuf, sync::Once};
 
