@@ -20,6 +20,9 @@ pub struct Instance {
     pub media_dir: PathBuf,
     /// Largest accepted image upload, in bytes.
     pub max_image_bytes: usize,
+    /// `federation.debug`: deliveries are attempted at once, in the request that makes them
+    /// (deterministic tests), instead of by a background task.
+    pub federation_debug: bool,
 }
 
 impl Instance {
@@ -46,6 +49,7 @@ impl Instance {
             base_url,
             media_dir,
             max_image_bytes,
+            federation_debug: false,
         })
     }
 

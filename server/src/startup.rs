@@ -37,13 +37,14 @@ pub async fn open_context(config: &Config) -> anyhow::Result<Context> {
     market::db::migrate(&db)
         .await
         .context("applying migrations")?;
-    let instance = Instance::new(
+    let mut instance = Instance::new(
         &config.instance.domain,
         &config.instance.name,
         config.insecure_http(),
         config.media.dir.clone(),
         config.media.max_image_bytes,
     )?;
+    instance.federation_debug = config.federation.debug;
     Ok(Context::new(db, instance))
 }
 

@@ -64,3 +64,141 @@ async fn followers_on_one_server_cost_one_delivery_and_every_signature_verifies(
     assert!(sink.received().iter().all(|r| r.signature_valid));
     node.shutdown().await;
 }
+
+async fn node_with_follower(storage: harness::Storage) -> (TestNode, Sink, harness::Member) {
+    let node = TestNode::spawn_with(storage, |_| {}).await;
+    let sink = Sink::spawn().await;
+    let ana = node.member("ana").await;
+    node.create_shop(&ana, "pottery", "Pottery").await;
+    let shop = node.url("/shops/pottery");
+    let actor: Value = node
+        .http
+        .get(&shop)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    sink.trust_key(
+        actor["publicKey"]["id"].as_str().unwrap(),
+        actor["publicKey"]["publicKeyPem"].as_str().unwrap(),
+    );
+    assert_eq!(
+        sink.follow(&node.http, "shared1", &shop, &node.url("/inbox"))
+            .await,
+        202
+    );
+    (node, sink, ana)
+}
+
+fn creates(sink: &Sink) -> Vec<harness::sink::Received> {
+    sink.received()
+        .into_iter()
+        .filter(|r| r.kind == "Create")
+        .collect()
+}
+
+#[tokio::test]
+async fn a_failing_inbox_gets_the_activity_after_retries_with_growing_delays() {
+    use market::service::deliveries;
+    let (node, sink, ana) = node_with_follower(harness::Storage::Default).await;
+    sink.script("/inbox", &[503, 500]);
+    node.create_listing(&ana, "pottery", &sample_listing())
+        .await;
+    node.deliver_pending().await;
+    let first = creates(&sink);
+    assert_eq!(first.len(), 1);
+    let activity_id = first[0].activity_id.clone();
+    let rows = deliveries::of_activity(&node.ctx, &activity_id)
+        .await
+        .unwrap();
+    assert_eq!((rows[0].state.as_str(), rows[0].attempts), ("pending", 1));
+    let first_delay = rows[0].next_attempt_at - rows[0].updated_at;
+
+    // Not due yet: nothing is sent.
+    node.deliver_pending().await;
+    assert_eq!(creates(&sink).len(), 1);
+
+    deliveries::retry_now(&node.ctx, None).await.unwrap();
+    node.deliver_pending().await;
+    let rows = deliveries::of_activity(&node.ctx, &activity_id)
+        .await
+        .unwrap();
+    assert_eq!((rows[0].state.as_str(), rows[0].attempts), ("pending", 2));
+    let second_delay = rows[0].next_attempt_at - rows[0].updated_at;
+    assert!(
+        second_delay > first_delay,
+        "backoff grows: {first_delay} then {second_delay}"
+    );
+
+    deliveries::retry_now(&node.ctx, None).await.unwrap();
+    node.deliver_pending().await;
+    let rows = deliveries::of_activity(&node.ctx, &activity_id)
+        .await
+        .unwrap();
+    assert_eq!(rows[0].state, "done");
+    let all = creates(&sink);
+    assert_eq!(
+        all.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [503, 500, 202]
+    );
+    assert!(
+        all.iter()
+            .all(|r| r.activity_id == activity_id && r.signature_valid),
+        "same activity, signed each time"
+    );
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refusal_is_final_and_not_retried() {
+    use market::service::deliveries;
+    let (node, sink, ana) = node_with_follower(harness::Storage::Default).await;
+    sink.script("/inbox", &[403]);
+    node.create_listing(&ana, "pottery", &sample_listing())
+        .await;
+    node.deliver_pending().await;
+    let activity_id = creates(&sink)[0].activity_id.clone();
+    assert_eq!(
+        deliveries::of_activity(&node.ctx, &activity_id)
+            .await
+            .unwrap()[0]
+            .state,
+        "done"
+    );
+    deliveries::retry_now(&node.ctx, None).await.unwrap();
+    node.deliver_pending().await;
+    assert_eq!(creates(&sink).len(), 1, "a 403 is not retried");
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn pending_deliveries_survive_a_restart() {
+    use market::service::deliveries;
+    let (node, sink, ana) = node_with_follower(harness::Storage::Durable).await;
+    sink.script("/inbox", &[503]);
+    node.create_listing(&ana, "pottery", &sample_listing())
+        .await;
+    node.deliver_pending().await;
+    let activity_id = creates(&sink)[0].activity_id.clone();
+
+    let node = node.restart().await;
+    deliveries::retry_now(&node.ctx, None).await.unwrap();
+    node.deliver_pending().await;
+    let all = creates(&sink);
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        (all[1].status, all[1].activity_id.as_str()),
+        (202, activity_id.as_str())
+    );
+    assert_eq!(
+        deliveries::of_activity(&node.ctx, &activity_id)
+            .await
+            .unwrap()[0]
+            .state,
+        "done"
+    );
+    node.shutdown().await;
+}

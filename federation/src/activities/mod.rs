@@ -77,6 +77,7 @@ macro_rules! send_only_activity {
 send_only_activity!(crate::protocol::activities::AcceptFollow);
 send_only_activity!(crate::protocol::activities::RejectFollow);
 send_only_activity!(crate::protocol::activities::ListingActivity);
+send_only_activity!(crate::protocol::activities::StoredActivity);
 
 /// The local shop whose id is `id`, or 404.
 pub async fn local_shop(data: &Data<Context>, id: &Url) -> Result<ApubShop, Error> {

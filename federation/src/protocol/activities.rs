@@ -93,3 +93,12 @@ pub struct Other {
     pub id: Url,
     pub actor: ObjectId<ApubRemoteActor>,
 }
+
+/// An activity read back from the delivery queue, to be signed and sent as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredActivity {
+    pub id: Url,
+    pub actor: Url,
+    #[serde(flatten)]
+    pub rest: serde_json::Map<String, Value>,
+}

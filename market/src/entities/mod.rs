@@ -1,12 +1,14 @@
 //! sea-orm entities, one per table (see the `migrations` crate for the schema).
 
 pub mod api_token;
+pub mod delivery;
 pub mod federation_event;
 pub mod follow;
 pub mod instance_key;
 pub mod listing;
 pub mod listing_image;
 pub mod listing_tag;
+pub mod outbox_activity;
 pub mod received_activity;
 pub mod remote_actor;
 pub mod shop;

@@ -1,6 +1,7 @@
 //! Services: the operations on the marketplace, each an async fn over the [`crate::Context`].
 
 pub mod accounts;
+pub mod deliveries;
 pub mod followers;
 pub mod images;
 pub mod instance;
