@@ -19,7 +19,7 @@ use crate::{
 /// How long a worker holds a claimed delivery before another may take it.
 pub const LEASE: Duration = Duration::seconds(120);
 /// Attempts before giving up: with the backoff below they span more than two days.
-pub const MAX_ATTEMPTS: i32 = 14;
+pub const MAX_ATTEMPTS: i32 = 16;
 
 /// Delay before attempt `attempts + 1`: 30 s, doubling, at most 12 h.
 pub fn backoff(attempts: i32) -> Duration {
