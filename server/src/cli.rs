@@ -46,6 +46,21 @@ pub enum Command {
     /// Manage listings.
     #[command(subcommand)]
     Listing(ListingCommand),
+    /// The outgoing delivery queue.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
+}
+
+/// `tianguis deliveries …`
+#[derive(Debug, Subcommand)]
+pub enum DeliveriesCommand {
+    /// Queue depth, oldest pending delivery, failing hosts.
+    Status,
+    /// Retry every pending delivery to HOST now (the running server sends them within seconds).
+    Retry {
+        /// The host, with its port if it has one (as `status` shows it).
+        host: String,
+    },
 }
 
 /// `tianguis user …`
@@ -237,6 +252,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => user(&ctx, cmd).await,
         Command::Shop(cmd) => shop(&ctx, cmd).await,
         Command::Listing(cmd) => listing(&ctx, cmd).await,
+        Command::Deliveries(cmd) => deliveries(&ctx, cmd).await,
     }
 }
 
@@ -442,6 +458,35 @@ async fn listing(ctx: &Context, cmd: ListingCommand) -> anyhow::Result<()> {
                 }
                 page.page += 1;
             }
+        }
+    }
+    Ok(())
+}
+
+async fn deliveries(ctx: &Context, cmd: DeliveriesCommand) -> anyhow::Result<()> {
+    use market::service::deliveries;
+    match cmd {
+        DeliveriesCommand::Status => {
+            let status = deliveries::status(ctx).await?;
+            let oldest = status
+                .oldest_pending
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_else(|| "-".into());
+            println!("pending: {}", status.pending);
+            println!("oldest pending: {oldest}");
+            println!("given up: {}", status.failed);
+            println!("failing hosts: {}", status.failing_hosts.len());
+            for host in status.failing_hosts {
+                let error = host.last_error.unwrap_or_default();
+                println!(
+                    "  {}\t{} pending\t{} attempts\t{}",
+                    host.host, host.pending, host.attempts, error
+                );
+            }
+        }
+        DeliveriesCommand::Retry { host } => {
+            let count = deliveries::retry_now(ctx, Some(&host)).await?;
+            println!("{count} deliveries to {host} are due now");
         }
     }
     Ok(())

@@ -117,14 +117,27 @@ impl Default for MediaConfig {
 }
 
 /// `[federation]`: ActivityPub settings.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct FederationConfig {
     /// Development mode: `http://` ids, ports and local addresses allowed. Never in production.
     pub debug: bool,
+    /// Run the delivery worker in this process (turns listing changes into activities and
+    /// retries due deliveries every 2 s).
+    pub deliver: bool,
     /// Tests only, never from a file: resolve these host names to these addresses.
     #[serde(skip)]
     pub resolve: Vec<(String, std::net::SocketAddr)>,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        FederationConfig {
+            debug: false,
+            deliver: true,
+            resolve: Vec::new(),
+        }
+    }
 }
 
 /// `[log]`: logging.
@@ -195,6 +208,9 @@ impl Config {
         let mut config = Config::default();
         config.database.url = "sqlite::memory:".into();
         config.federation.debug = true;
+        // Tests drain deliveries explicitly (`deliver_pending`), so no background worker races
+        // them.
+        config.federation.deliver = false;
         config.server.bind = "127.0.0.1:0".into();
         config
     }

@@ -116,7 +116,10 @@ impl Application {
             federation,
             ..
         } = self;
-        let worker = federation::outbox::spawn_worker(federation, Duration::from_secs(2));
+        let worker = config
+            .federation
+            .deliver
+            .then(|| federation::outbox::spawn_worker(federation, Duration::from_secs(2)));
         let graceful = GracefulShutdown::new();
         let header_timeout = Duration::from_secs(config.server.header_timeout_secs);
         tokio::pin!(shutdown);
@@ -149,7 +152,9 @@ impl Application {
         }
         drop(listener);
         // Deliveries not yet marked done are sent again at the next start (at least once).
-        worker.abort();
+        if let Some(worker) = worker {
+            worker.abort();
+        }
         tracing::info!("shutting down: finishing in-flight requests");
         let grace = Duration::from_secs(config.server.shutdown_grace_secs);
         if tokio::time::timeout(grace, graceful.shutdown())

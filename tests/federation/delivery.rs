@@ -117,6 +117,21 @@ async fn a_failing_inbox_gets_the_activity_after_retries_with_growing_delays() {
     assert_eq!((rows[0].state.as_str(), rows[0].attempts), ("pending", 1));
     let first_delay = rows[0].next_attempt_at - rows[0].updated_at;
 
+    let status = deliveries::status(&node.ctx).await.unwrap();
+    assert_eq!(status.pending, 1);
+    assert_eq!(status.failing_hosts.len(), 1);
+    assert_eq!(
+        status.failing_hosts[0].host,
+        sink.base.trim_start_matches("http://")
+    );
+    assert!(
+        status.failing_hosts[0]
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("503")
+    );
+
     // Not due yet: nothing is sent.
     node.deliver_pending().await;
     assert_eq!(creates(&sink).len(), 1);

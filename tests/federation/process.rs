@@ -169,6 +169,14 @@ async fn listings_made_with_the_cli_reach_a_follower_of_a_running_node() {
     assert!(eventually(wait, || peer.received_of("Delete").len() == 1).await);
     assert_eq!(peer.received_of("Delete")[0]["object"]["id"], url.as_str());
 
+    let queue = site.cli(&["deliveries", "status"], "");
+    assert!(
+        queue.contains("pending: 0") && queue.contains("failing hosts: 0"),
+        "{queue}"
+    );
+    let retried = site.cli(&["deliveries", "retry", "localhost:1"], "");
+    assert!(retried.contains("0 deliveries to localhost:1"), "{retried}");
+
     let status = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()

@@ -252,6 +252,72 @@ pub async fn pending_summary(ctx: &Context) -> Result<(u64, Option<DateTime<Utc>
     Ok((count, oldest))
 }
 
+/// A host with deliveries that failed at least once and are still being retried.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FailingHost {
+    /// Host (and port).
+    pub host: String,
+    /// Pending deliveries to it.
+    pub pending: u64,
+    /// The most attempts any of them has had.
+    pub attempts: i32,
+    /// The latest error.
+    pub last_error: Option<String>,
+}
+
+/// The queue at a glance, for `tianguis deliveries status` and the admin API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QueueStatus {
+    /// Deliveries waiting (due or not).
+    pub pending: u64,
+    /// When the oldest of them was queued.
+    pub oldest_pending: Option<DateTime<Utc>>,
+    /// Deliveries given up after the last retry.
+    pub failed: u64,
+    /// Hosts whose deliveries are failing, worst first.
+    pub failing_hosts: Vec<FailingHost>,
+}
+
+/// The queue's depth, oldest pending delivery, and failing hosts.
+pub async fn status(ctx: &Context) -> Result<QueueStatus> {
+    use sea_orm::PaginatorTrait;
+    let (pending, oldest_pending) = pending_summary(ctx).await?;
+    let failed = delivery::Entity::find()
+        .filter(delivery::Column::State.eq(delivery::STATE_FAILED))
+        .count(&ctx.db)
+        .await?;
+    let retrying = delivery::Entity::find()
+        .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
+        .filter(delivery::Column::Attempts.gt(0))
+        .order_by_asc(delivery::Column::UpdatedAt)
+        .limit(10_000)
+        .all(&ctx.db)
+        .await?;
+    let mut hosts: Vec<FailingHost> = Vec::new();
+    for row in retrying {
+        match hosts.iter_mut().find(|h| h.host == row.host) {
+            Some(host) => {
+                host.pending += 1;
+                host.attempts = host.attempts.max(row.attempts);
+                host.last_error = row.last_error.or(host.last_error.take());
+            }
+            None => hosts.push(FailingHost {
+                host: row.host,
+                pending: 1,
+                attempts: row.attempts,
+                last_error: row.last_error,
+            }),
+        }
+    }
+    hosts.sort_by(|a, b| b.attempts.cmp(&a.attempts).then(b.pending.cmp(&a.pending)));
+    Ok(QueueStatus {
+        pending,
+        oldest_pending,
+        failed,
+        failing_hosts: hosts,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
