@@ -5,25 +5,8 @@ use serde_json::Value;
 
 #[tokio::test]
 async fn followers_on_one_server_cost_one_delivery_and_every_signature_verifies() {
-    let node = TestNode::spawn().await;
-    let sink = Sink::spawn().await;
-    let ana = node.member("ana").await;
-    node.create_shop(&ana, "pottery", "Pottery").await;
+    let (node, sink, ana) = node_and_sink(harness::Storage::Default).await;
     let shop = node.url("/shops/pottery");
-    let actor: Value = node
-        .http
-        .get(&shop)
-        .header("accept", "application/activity+json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    sink.trust_key(
-        actor["publicKey"]["id"].as_str().unwrap(),
-        actor["publicKey"]["publicKeyPem"].as_str().unwrap(),
-    );
 
     // Five followers behind the sink's shared inbox, two with only their own inbox.
     let inbox = node.url("/inbox");
@@ -65,15 +48,15 @@ async fn followers_on_one_server_cost_one_delivery_and_every_signature_verifies(
     node.shutdown().await;
 }
 
-async fn node_with_follower(storage: harness::Storage) -> (TestNode, Sink, harness::Member) {
+/// A node with a shop whose key the sink trusts.
+async fn node_and_sink(storage: harness::Storage) -> (TestNode, Sink, harness::Member) {
     let node = TestNode::spawn_with(storage, |_| {}).await;
     let sink = Sink::spawn().await;
     let ana = node.member("ana").await;
     node.create_shop(&ana, "pottery", "Pottery").await;
-    let shop = node.url("/shops/pottery");
     let actor: Value = node
         .http
-        .get(&shop)
+        .get(node.url("/shops/pottery"))
         .header("accept", "application/activity+json")
         .send()
         .await
@@ -85,6 +68,13 @@ async fn node_with_follower(storage: harness::Storage) -> (TestNode, Sink, harne
         actor["publicKey"]["id"].as_str().unwrap(),
         actor["publicKey"]["publicKeyPem"].as_str().unwrap(),
     );
+    (node, sink, ana)
+}
+
+/// ... and one follower behind the sink's shared inbox.
+async fn node_with_follower(storage: harness::Storage) -> (TestNode, Sink, harness::Member) {
+    let (node, sink, ana) = node_and_sink(storage).await;
+    let shop = node.url("/shops/pottery");
     assert_eq!(
         sink.follow(&node.http, "shared1", &shop, &node.url("/inbox"))
             .await,
