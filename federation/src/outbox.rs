@@ -32,6 +32,23 @@ use crate::{
 
 /// Deliveries attempted at the same time by one worker.
 const CONCURRENT_DELIVERIES: usize = 16;
+/// Deliveries to one host at the same time, across this process (a busy server is not flooded).
+pub const PER_HOST_CONCURRENCY: usize = 4;
+
+/// One semaphore per host, shared by everything that delivers in this process.
+static HOSTS: LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>>,
+> = LazyLock::new(Default::default);
+
+fn host_permits(host: &str) -> std::sync::Arc<tokio::sync::Semaphore> {
+    let mut hosts = HOSTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    hosts
+        .entry(host.to_string())
+        .or_insert_with(|| std::sync::Arc::new(tokio::sync::Semaphore::new(PER_HOST_CONCURRENCY)))
+        .clone()
+}
 
 /// Queue `activity` from `actor` to `inboxes`: stored once, one delivery per inbox (duplicates
 /// removed), then attempted at once in debug mode or in a background task.
@@ -176,6 +193,8 @@ async fn attempt_all(data: &Data<Context>, claimed: Vec<deliveries::Claimed>) {
         let signer = &signer;
         stream::iter(rows)
             .for_each_concurrent(CONCURRENT_DELIVERIES, |row| async move {
+                let permits = host_permits(&row.host);
+                let _permit = permits.acquire().await;
                 let outcome = attempt_one(data, parsed, signer, &row.inbox).await;
                 let recorded = match outcome {
                     Ok(()) => deliveries::mark_done(data, row.id).await,

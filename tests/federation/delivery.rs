@@ -207,3 +207,28 @@ async fn pending_deliveries_survive_a_restart() {
     );
     node.shutdown().await;
 }
+
+#[tokio::test]
+async fn deliveries_to_one_host_respect_the_per_host_cap() {
+    let (node, sink, ana) = node_and_sink(harness::Storage::Default).await;
+    let shop = node.url("/shops/pottery");
+    for n in 0..12 {
+        let name = format!("solo{n}");
+        assert_eq!(
+            sink.follow(&node.http, &name, &shop, &node.url("/inbox"))
+                .await,
+            202
+        );
+    }
+    sink.set_delay(std::time::Duration::from_millis(100));
+    node.create_listing(&ana, "pottery", &sample_listing())
+        .await;
+    node.deliver_pending().await;
+    assert_eq!(creates(&sink).len(), 12, "one per personal inbox");
+    let most = sink.max_in_flight();
+    assert!(
+        (2..=federation::outbox::PER_HOST_CONCURRENCY).contains(&most),
+        "{most} at once to one host"
+    );
+    node.shutdown().await;
+}

@@ -51,6 +51,11 @@ struct SinkState {
     /// Public keys of senders, by key id (the sink fetches nothing).
     keys: HashMap<String, String>,
     received: Vec<Received>,
+    /// How long each inbox POST takes to answer.
+    delay: std::time::Duration,
+    /// POSTs being answered now, and the most there ever were at once.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 /// The sink server.
@@ -100,6 +105,16 @@ impl Sink {
         self.lock()
             .script
             .insert(path.to_string(), statuses.iter().copied().collect());
+    }
+
+    /// Make every inbox POST take `delay` to answer (to observe concurrency).
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.lock().delay = delay;
+    }
+
+    /// The most inbox POSTs the sink was answering at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.lock().max_in_flight
     }
 
     /// Everything received so far.
@@ -167,7 +182,7 @@ async fn inbox_personal(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    receive(&state, format!("/users/{name}/inbox"), &headers, &body)
+    slowly(&state, format!("/users/{name}/inbox"), &headers, &body).await
 }
 
 async fn inbox_shared(
@@ -175,7 +190,29 @@ async fn inbox_shared(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    receive(&state, "/inbox".to_string(), &headers, &body)
+    slowly(&state, "/inbox".to_string(), &headers, &body).await
+}
+
+/// Count the POST as in flight for the configured delay, then answer it.
+async fn slowly(
+    state: &Mutex<SinkState>,
+    path: String,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> StatusCode {
+    let delay = match state.lock() {
+        Ok(mut s) => {
+            s.in_flight += 1;
+            s.max_in_flight = s.max_in_flight.max(s.in_flight);
+            s.delay
+        }
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    tokio::time::sleep(delay).await;
+    if let Ok(mut s) = state.lock() {
+        s.in_flight -= 1;
+    }
+    receive(state, path, headers, body)
 }
 
 fn receive(state: &Mutex<SinkState>, path: String, headers: &HeaderMap, body: &[u8]) -> StatusCode {
