@@ -232,32 +232,30 @@ pub fn parse() -> Cli {
 /// Run a parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
-    if let Command::Serve = cli.command {
-        return serve(config).await;
-    }
-    // Admin commands log warnings only, so their output stays readable.
-    let mut log = config.log.clone();
-    log.filter = "warn".into();
-    telemetry::init(&log);
-    let ctx = startup::open_context(&config).await?;
     match cli.command {
-        Command::Serve => unreachable_serve(),
+        Command::Serve => serve(config).await,
         Command::Migrate => {
+            admin_context(&config).await?;
             println!(
                 "database is up to date ({})",
                 startup::redact(&config.database.url)
             );
             Ok(())
         }
-        Command::User(cmd) => user(&ctx, cmd).await,
-        Command::Shop(cmd) => shop(&ctx, cmd).await,
-        Command::Listing(cmd) => listing(&ctx, cmd).await,
-        Command::Deliveries(cmd) => deliveries(&ctx, cmd).await,
+        Command::User(cmd) => user(&admin_context(&config).await?, cmd).await,
+        Command::Shop(cmd) => shop(&admin_context(&config).await?, cmd).await,
+        Command::Listing(cmd) => listing(&admin_context(&config).await?, cmd).await,
+        Command::Deliveries(cmd) => deliveries(&admin_context(&config).await?, cmd).await,
     }
 }
 
-fn unreachable_serve() -> anyhow::Result<()> {
-    anyhow::bail!("serve is handled before the database is opened")
+/// Logging and the database for an admin command. Admin commands log warnings only, so their
+/// output stays readable.
+async fn admin_context(config: &Config) -> anyhow::Result<Context> {
+    let mut log = config.log.clone();
+    log.filter = "warn".into();
+    telemetry::init(&log);
+    startup::open_context(config).await
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
