@@ -33,6 +33,7 @@ pub async fn build(ctx: Context, options: &Options) -> Result<FederationConfig<C
     let client = client
         .build()
         .map_err(|e| Error::BadRequest(format!("HTTP client: {e}")))?;
+    register_delivery_client(&ctx.instance.domain, client.clone());
     let config = FederationConfig::builder()
         .domain(ctx.instance.domain.clone())
         .app_data(ctx)
@@ -45,4 +46,38 @@ pub async fn build(ctx: Context, options: &Options) -> Result<FederationConfig<C
         .await
         .map_err(|e| Error::BadRequest(format!("federation config: {e}")))?;
     Ok(config)
+}
+
+/// The HTTP client of each node in this process, by domain (tests run several nodes in one
+/// process, each with its own host overrides). The delivery engine posts through it, so
+/// deliveries share its connection pool (keep-alive per host) and timeouts.
+static DELIVERY_CLIENTS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, reqwest::Client>>,
+> = std::sync::LazyLock::new(Default::default);
+
+fn register_delivery_client(domain: &str, client: reqwest::Client) {
+    DELIVERY_CLIENTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(domain.to_string(), client);
+}
+
+/// The client deliveries from `domain` are posted with: the one [`build`] made, or, if none was
+/// built in this process, one with the same timeouts.
+pub fn delivery_client(domain: &str) -> reqwest::Client {
+    let mut clients = DELIVERY_CLIENTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    clients
+        .entry(domain.to_string())
+        .or_insert_with(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(30))
+                .user_agent(concat!("Tianguis/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_default()
+        })
+        .clone()
 }

@@ -71,6 +71,16 @@ pub async fn receive(
     .await
     .map_err(|_| Error::BadRequest("processing the activity took too long".into()))?;
     received?;
+    // The sender's signature verified: its server is up. If we had marked it unavailable, the
+    // deliveries waiting for it are due again.
+    let actor = value["actor"]
+        .as_str()
+        .or_else(|| value["actor"]["id"].as_str());
+    if let Some(host) = actor.and_then(market::service::deliveries::host_of)
+        && market::service::deliveries::host_is_up(&data, &host).await?
+    {
+        crate::outbox::wake();
+    }
     Ok(StatusCode::ACCEPTED)
 }
 

@@ -14,6 +14,7 @@ pub mod objects;
 pub mod outbox;
 pub mod protocol;
 pub mod routes;
+pub mod sender;
 
 pub use activitypub_federation::config::{Data, FederationConfig, FederationMiddleware};
 pub use error::Error;

@@ -7,51 +7,59 @@
 //! Listing changes arrive as events written with the change (`market::service::outbox`);
 //! [`deliver_pending`] turns them into activities for the shop's followers.
 
-use std::{collections::BTreeMap, fmt::Debug, sync::LazyLock, time::Duration};
+use std::{
+    collections::HashMap,
+    fmt::Debug,
+    sync::{Arc, LazyLock},
+    time::{Duration, Instant},
+};
 
 use activitypub_federation::{
-    activity_sending::SendActivityTask,
     config::{Data, FederationConfig},
     protocol::context::WithContext,
     traits::{Activity, Actor},
 };
-use futures::{StreamExt, stream};
 use market::{
     Context,
-    service::{deliveries, followers, instance, listings, outbox as events, shops},
+    entities::delivery,
+    service::{
+        deliveries::{self, Attempted},
+        followers, instance, listings, outbox as events, shops,
+    },
 };
 use serde::Serialize;
+use tokio::{
+    sync::{Notify, watch},
+    task::JoinSet,
+};
 use url::Url;
 
 use crate::{
     activities::listing as listing_activity,
     error::Error,
-    objects::{instance_actor::ApubInstance, shop::ApubShop},
-    protocol::{self, activities::StoredActivity},
+    objects::shop::ApubShop,
+    protocol,
+    sender::{self, Prepared, SigningKey},
 };
 
-/// Deliveries attempted at the same time by one worker.
-const CONCURRENT_DELIVERIES: usize = 16;
-/// Deliveries to one host at the same time, across this process (a busy server is not flooded).
-pub const PER_HOST_CONCURRENCY: usize = 4;
+/// Deliveries in flight at once in one process (each host also has its cap,
+/// `deliveries::PER_HOST`, kept by the queue across processes).
+pub const CONCURRENCY: usize = 64;
+/// Outcomes are written in batches of at most this many, and at least this often.
+const RECORD_BATCH: usize = 64;
+const RECORD_EVERY: Duration = Duration::from_millis(250);
 
-/// One semaphore per host, shared by everything that delivers in this process.
-static HOSTS: LazyLock<
-    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>>,
-> = LazyLock::new(Default::default);
+/// Wakes the worker when something is queued, so it need not wait for its next tick.
+static WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
 
-fn host_permits(host: &str) -> std::sync::Arc<tokio::sync::Semaphore> {
-    let mut hosts = HOSTS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    hosts
-        .entry(host.to_string())
-        .or_insert_with(|| std::sync::Arc::new(tokio::sync::Semaphore::new(PER_HOST_CONCURRENCY)))
-        .clone()
+/// Tell this process's delivery worker there is work (a listing change, a queued activity).
+pub fn wake() {
+    WAKE.notify_one();
 }
 
-/// Queue `activity` from `actor` to `inboxes`: stored once, one delivery per inbox (duplicates
-/// removed), then attempted at once in debug mode or in a background task.
+/// Queue `activity` from `actor` to `inboxes`: serialised once and stored with one delivery per
+/// inbox (duplicates removed), in one transaction. In debug mode the deliveries are attempted
+/// before returning (deterministic tests); otherwise the worker is woken.
 pub async fn send<A>(
     data: &Data<Context>,
     activity: A,
@@ -70,14 +78,9 @@ where
     let inboxes: Vec<String> = inboxes.iter().map(Url::to_string).collect();
     let ids = deliveries::enqueue(data, &activity_id, actor.id().as_str(), &body, &inboxes).await?;
     if data.instance.federation_debug {
-        deliver_ids(data, ids).await?;
+        run(data, Some(&ids), None).await?;
     } else {
-        let data = data.reset_request_count();
-        tokio::spawn(async move {
-            if let Err(e) = deliver_ids(&data, ids).await {
-                tracing::warn!(error = %e, "first delivery attempt failed; the worker retries");
-            }
-        });
+        wake();
     }
     Ok(())
 }
@@ -89,11 +92,18 @@ static DELIVERING: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(|| tokio::sy
 /// Turn every pending listing event into its activity and queue it for the shop's followers,
 /// then attempt every due delivery. Returns how many events were processed.
 pub async fn deliver_pending(data: &Data<Context>) -> Result<usize, Error> {
+    deliver_pending_until(data, None).await
+}
+
+async fn deliver_pending_until(
+    data: &Data<Context>,
+    stop: Option<&watch::Receiver<bool>>,
+) -> Result<usize, Error> {
     let done = {
         let _one_at_a_time = DELIVERING.lock().await;
         process_events(data).await?
     };
-    deliver_due(data).await?;
+    run(data, None, stop).await?;
     Ok(done)
 }
 
@@ -124,137 +134,167 @@ async fn process_events(data: &Data<Context>) -> Result<usize, Error> {
 
 /// Attempt every delivery that is due. Returns how many were attempted.
 pub async fn deliver_due(data: &Data<Context>) -> Result<usize, Error> {
+    run(data, None, None).await
+}
+
+/// The delivery engine: claim due deliveries (all, or only `only`), attempt up to
+/// [`CONCURRENCY`] at once on the runtime's threads (signing is CPU work, so both cores sign),
+/// and record outcomes in batches, until nothing is due. With `stop` set it claims nothing
+/// more and returns once the attempts in flight are recorded. Returns how many it attempted.
+async fn run(
+    data: &Data<Context>,
+    only: Option<&[i32]>,
+    stop: Option<&watch::Receiver<bool>>,
+) -> Result<usize, Error> {
+    let client = crate::config::delivery_client(&data.instance.domain);
+    let mut keys: HashMap<String, Result<Arc<SigningKey>, String>> = HashMap::new();
+    let mut bodies: HashMap<i32, Arc<Prepared>> = HashMap::new();
+    let mut in_flight: JoinSet<Attempted> = JoinSet::new();
+    let mut rows: HashMap<tokio::task::Id, delivery::Model> = HashMap::new();
+    let mut outcomes: Vec<(delivery::Model, Attempted)> = Vec::new();
+    let mut recorded_at = Instant::now();
     let mut attempted = 0;
     loop {
-        let claimed = deliveries::claim_due(data, 100, None).await?;
-        if claimed.is_empty() {
-            return Ok(attempted);
+        let stopping = stop.is_some_and(|s| *s.borrow());
+        let mut claimed_any = false;
+        if !stopping && in_flight.len() <= CONCURRENCY / 2 {
+            let want = (CONCURRENCY - in_flight.len()) as u64;
+            let claimed = deliveries::claim_due(data, want, only).await?;
+            claimed_any = !claimed.is_empty();
+            attempted += claimed.len();
+            for (row, activity) in claimed {
+                let key = match keys.get(&activity.actor_id) {
+                    Some(key) => key.clone(),
+                    None => {
+                        let key = signing_key(data, &activity.actor_id).await.map(Arc::new);
+                        keys.insert(activity.actor_id.clone(), key.clone());
+                        key
+                    }
+                };
+                let body = bodies
+                    .entry(activity.id)
+                    .or_insert_with(|| Arc::new(Prepared::new(&activity.body)))
+                    .clone();
+                let client = client.clone();
+                let inbox = row.inbox.clone();
+                let allow_http = data.instance.federation_debug;
+                let handle = in_flight.spawn(async move {
+                    let key = match key {
+                        Ok(key) => key,
+                        Err(e) => return Attempted::Refused(format!("cannot sign: {e}")),
+                    };
+                    match checked_inbox(&inbox, allow_http) {
+                        Ok(inbox) => sender::post(&client, &key, &body, &inbox).await,
+                        Err(refusal) => refusal,
+                    }
+                });
+                rows.insert(handle.id(), row);
+            }
         }
-        attempted += claimed.len();
-        attempt_all(data, claimed).await;
+        if in_flight.is_empty() {
+            if !claimed_any {
+                break;
+            }
+            continue;
+        }
+        // Wait for an attempt to finish, but not so long that finished ones go unrecorded.
+        if let Ok(Some(joined)) =
+            tokio::time::timeout(RECORD_EVERY, in_flight.join_next_with_id()).await
+        {
+            collect(joined, &mut rows, &mut outcomes);
+            while let Some(joined) = in_flight.try_join_next_with_id() {
+                collect(joined, &mut rows, &mut outcomes);
+            }
+        }
+        if outcomes.len() >= RECORD_BATCH
+            || (!outcomes.is_empty()
+                && (in_flight.is_empty() || recorded_at.elapsed() >= RECORD_EVERY))
+        {
+            deliveries::record(data, std::mem::take(&mut outcomes)).await?;
+            recorded_at = Instant::now();
+        }
+    }
+    deliveries::record(data, outcomes).await?;
+    Ok(attempted)
+}
+
+fn collect(
+    joined: Result<(tokio::task::Id, Attempted), tokio::task::JoinError>,
+    rows: &mut HashMap<tokio::task::Id, delivery::Model>,
+    outcomes: &mut Vec<(delivery::Model, Attempted)>,
+) {
+    let (id, outcome) = match joined {
+        Ok((id, outcome)) => (id, outcome),
+        Err(e) => (
+            e.id(),
+            Attempted::Retry {
+                error: format!("delivery task failed: {e}"),
+                after: None,
+                host_down: false,
+            },
+        ),
+    };
+    if let Some(row) = rows.remove(&id) {
+        outcomes.push((row, outcome));
     }
 }
 
-async fn deliver_ids(data: &Data<Context>, ids: Vec<i32>) -> Result<(), Error> {
-    if ids.is_empty() {
-        return Ok(());
+/// The inboxes we post to: https, or http in debug mode (tests on loopback).
+fn checked_inbox(inbox: &str, allow_http: bool) -> Result<Url, Attempted> {
+    let url = Url::parse(inbox).map_err(|e| Attempted::Refused(format!("bad inbox URL: {e}")))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if allow_http => Ok(url),
+        other => Err(Attempted::Refused(format!(
+            "inbox scheme {other} is not allowed (https only)"
+        ))),
     }
-    let claimed = deliveries::claim_due(data, ids.len() as u64, Some(&ids)).await?;
-    attempt_all(data, claimed).await;
-    Ok(())
 }
 
-/// The actor whose key signs a stored activity.
-enum Signer {
-    Shop(Box<ApubShop>),
-    Instance(Box<ApubInstance>),
-}
-
-async fn signer(data: &Data<Context>, actor_id: &str) -> Result<Signer, Error> {
+/// The key that signs a stored activity: its shop's, or the instance actor's.
+async fn signing_key(data: &Data<Context>, actor_id: &str) -> Result<SigningKey, String> {
+    let key_id = format!("{actor_id}#main-key");
     if actor_id == data.instance.url("/actor") {
-        let keys = instance::instance_keys(data).await?;
-        return Ok(Signer::Instance(Box::new(ApubInstance::new(
-            &data.instance,
-            keys,
-        )?)));
+        let keys = instance::instance_keys(data)
+            .await
+            .map_err(|e| e.to_string())?;
+        return SigningKey::from_pkcs8_pem(&key_id, &keys.private_key_pem);
     }
     let shop = shops::find_shop_by_ap_id(data, actor_id)
-        .await?
-        .ok_or_else(|| Error::Market(market::Error::not_found("signing shop")))?;
-    Ok(Signer::Shop(Box::new(ApubShop::new(&data.instance, shop)?)))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no shop {actor_id} to sign with"))?;
+    SigningKey::from_pkcs8_pem(&key_id, &shop.private_key_pem)
 }
 
-async fn attempt_all(data: &Data<Context>, claimed: Vec<deliveries::Claimed>) {
-    // Parse each activity and load its signer once, however many inboxes it goes to.
-    let mut by_activity: BTreeMap<i32, (market::entities::outbox_activity::Model, Vec<_>)> =
-        BTreeMap::new();
-    for (delivery, activity) in claimed {
-        by_activity
-            .entry(activity.id)
-            .or_insert_with(|| (activity, Vec::new()))
-            .1
-            .push(delivery);
-    }
-    for (_, (activity, rows)) in by_activity {
-        let parsed: Result<StoredActivity, _> = serde_json::from_str(&activity.body);
-        let signer = signer(data, &activity.actor_id).await;
-        let (parsed, signer) = match (parsed, signer) {
-            (Ok(parsed), Ok(signer)) => (parsed, signer),
-            (Err(e), _) => {
-                fail_all(data, &rows, &format!("stored activity unreadable: {e}")).await;
-                continue;
-            }
-            (_, Err(e)) => {
-                fail_all(data, &rows, &format!("no signer: {e}")).await;
-                continue;
-            }
-        };
-        let parsed = &parsed;
-        let signer = &signer;
-        stream::iter(rows)
-            .for_each_concurrent(CONCURRENT_DELIVERIES, |row| async move {
-                let permits = host_permits(&row.host);
-                let _permit = permits.acquire().await;
-                let outcome = attempt_one(data, parsed, signer, &row.inbox).await;
-                let recorded = match outcome {
-                    Ok(()) => deliveries::mark_done(data, row.id).await,
-                    Err(e) => deliveries::mark_failed_attempt(data, &row, &e).await,
-                };
-                if let Err(e) = recorded {
-                    tracing::error!(delivery = row.id, error = %e, "could not record a delivery attempt");
-                }
-            })
-            .await;
-    }
-}
-
-async fn fail_all(data: &Data<Context>, rows: &[market::entities::delivery::Model], error: &str) {
-    for row in rows {
-        if let Err(e) = deliveries::mark_failed_attempt(data, row, error).await {
-            tracing::error!(delivery = row.id, error = %e, "could not record a delivery attempt");
-        }
-    }
-}
-
-/// Sign and POST once. `Ok` means delivered, or refused for good (a 4xx other than 408/429,
-/// which the library treats as final); `Err` is worth retrying.
-async fn attempt_one(
-    data: &Data<Context>,
-    activity: &StoredActivity,
-    signer: &Signer,
-    inbox: &str,
-) -> Result<(), String> {
-    let inbox = Url::parse(inbox).map_err(|e| format!("bad inbox URL: {e}"))?;
-    let tasks = match signer {
-        Signer::Shop(shop) => {
-            SendActivityTask::prepare(activity, shop.as_ref(), vec![inbox], data).await
-        }
-        Signer::Instance(actor) => {
-            SendActivityTask::prepare(activity, actor.as_ref(), vec![inbox], data).await
-        }
-    }
-    .map_err(|e| e.to_string())?;
-    let Some(task) = tasks.into_iter().next() else {
-        // The library drops inboxes its URL policy refuses (local, blocked, http without debug):
-        // nothing to retry.
-        return Ok(());
-    };
-    task.sign_and_send(data).await.map_err(|e| e.to_string())
-}
-
-/// Run [`deliver_pending`] every `interval` until the task is aborted. Events written by the CLI
-/// (another process) and deliveries whose retry time has come are picked up on the next tick.
+/// Deliver until `stop` turns true: each pass turns pending listing events into activities and
+/// attempts every due delivery; then the worker sleeps until `interval` passes or [`wake`] is
+/// called. Events written by the CLI (another process) and deliveries whose retry time has come
+/// are picked up on the next tick. On stop it finishes the attempts in flight (each at most
+/// 30 s) and returns; a delivery it had not started stays pending for the next run.
 pub fn spawn_worker(
     config: FederationConfig<Context>,
     interval: Duration,
+    mut stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
+            if *stop.borrow() {
+                return;
+            }
             let data = config.to_request_data();
-            if let Err(e) = deliver_pending(&data).await {
+            if let Err(e) = deliver_pending_until(&data, Some(&stop)).await {
                 tracing::warn!(error = %e, "delivering activities failed; retrying");
             }
-            tokio::time::sleep(interval).await;
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                () = WAKE.notified() => {}
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+            }
         }
     })
 }

@@ -473,6 +473,7 @@ async fn deliveries(ctx: &Context, cmd: DeliveriesCommand) -> anyhow::Result<()>
             println!("pending: {}", status.pending);
             println!("oldest pending: {oldest}");
             println!("given up: {}", status.failed);
+            println!("refused by the receiver: {}", status.refused);
             println!("failing hosts: {}", status.failing_hosts.len());
             for host in status.failing_hosts {
                 let error = host.last_error.unwrap_or_default();
@@ -481,10 +482,24 @@ async fn deliveries(ctx: &Context, cmd: DeliveriesCommand) -> anyhow::Result<()>
                     host.host, host.pending, host.attempts, error
                 );
             }
+            println!("unavailable hosts: {}", status.unavailable_hosts.len());
+            for host in status.unavailable_hosts {
+                let probe = host
+                    .next_probe_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "  {}\t{} pending\tfailed on {} days\tsince {}\tnext probe {probe}",
+                    host.host,
+                    host.pending,
+                    host.failure_days,
+                    host.since.format("%Y-%m-%d %H:%M UTC"),
+                );
+            }
         }
         DeliveriesCommand::Retry { host } => {
             let count = deliveries::retry_now(ctx, Some(&host)).await?;
-            println!("{count} deliveries to {host} are due now");
+            println!("{count} deliveries to {host} are due now; its failures are forgotten");
         }
     }
     Ok(())

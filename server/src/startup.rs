@@ -116,10 +116,11 @@ impl Application {
             federation,
             ..
         } = self;
+        let (stop_worker, stop) = tokio::sync::watch::channel(false);
         let worker = config
             .federation
             .deliver
-            .then(|| federation::outbox::spawn_worker(federation, Duration::from_secs(2)));
+            .then(|| federation::outbox::spawn_worker(federation, Duration::from_secs(2), stop));
         let graceful = GracefulShutdown::new();
         let header_timeout = Duration::from_secs(config.server.header_timeout_secs);
         tokio::pin!(shutdown);
@@ -151,18 +152,30 @@ impl Application {
             }
         }
         drop(listener);
-        // Deliveries not yet marked done are sent again at the next start (at least once).
-        if let Some(worker) = worker {
-            worker.abort();
-        }
-        tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing in-flight requests and deliveries");
+        // The worker claims nothing more and records the attempts in flight (each at most 30 s);
+        // deliveries it had not started stay pending for the next start.
+        let _ = stop_worker.send(true);
         let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-        if tokio::time::timeout(grace, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!("requests still running after {grace:?}; exiting anyway");
-        }
+        let requests = async {
+            if tokio::time::timeout(grace, graceful.shutdown())
+                .await
+                .is_err()
+            {
+                tracing::warn!("requests still running after {grace:?}; exiting anyway");
+            }
+        };
+        let deliveries = async {
+            if let Some(mut worker) = worker {
+                let drain = Duration::from_secs(40);
+                if tokio::time::timeout(drain, &mut worker).await.is_err() {
+                    // Their leases run out in two minutes and another start sends them again.
+                    tracing::warn!("deliveries still running after {drain:?}; exiting anyway");
+                    worker.abort();
+                }
+            }
+        };
+        tokio::join!(requests, deliveries);
         Ok(())
     }
 }

@@ -171,11 +171,12 @@ async fn a_refusal_is_final_and_not_retried() {
             .await
             .unwrap()[0]
             .state,
-        "done"
+        "refused"
     );
     deliveries::retry_now(&node.ctx, None).await.unwrap();
     node.deliver_pending().await;
     assert_eq!(creates(&sink).len(), 1, "a 403 is not retried");
+    assert_eq!(deliveries::status(&node.ctx).await.unwrap().refused, 1);
     node.shutdown().await;
 }
 
@@ -227,7 +228,7 @@ async fn deliveries_to_one_host_respect_the_per_host_cap() {
     assert_eq!(creates(&sink).len(), 12, "one per personal inbox");
     let most = sink.max_in_flight();
     assert!(
-        (2..=federation::outbox::PER_HOST_CONCURRENCY).contains(&most),
+        (2..=market::service::deliveries::PER_HOST).contains(&most),
         "{most} at once to one host"
     );
     node.shutdown().await;

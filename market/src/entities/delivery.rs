@@ -12,7 +12,7 @@ pub struct Model {
     pub inbox: String,
     /// Host (and port) of the inbox.
     pub host: String,
-    /// [`STATE_PENDING`], [`STATE_DONE`] or [`STATE_FAILED`].
+    /// [`STATE_PENDING`], [`STATE_DONE`], [`STATE_REFUSED`] or [`STATE_FAILED`].
     pub state: String,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
@@ -24,8 +24,10 @@ pub struct Model {
 
 /// Waiting for its next attempt.
 pub const STATE_PENDING: &str = "pending";
-/// Delivered (or refused for good by the receiver).
+/// Delivered.
 pub const STATE_DONE: &str = "done";
+/// Refused for good by the receiver (a 4xx other than 408 and 429, or a second 401).
+pub const STATE_REFUSED: &str = "refused";
 /// Given up after the last retry.
 pub const STATE_FAILED: &str = "failed";
 

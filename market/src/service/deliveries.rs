@@ -2,30 +2,47 @@
 //! claim due rows under a lease, so a crash releases them when the lease runs out, and record
 //! each attempt's outcome with exponential backoff.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
     sea_query::{Expr, LockBehavior, LockType},
 };
 
 use crate::{
     Context, Error, Result, db,
-    entities::{delivery, outbox_activity},
+    entities::{delivery, delivery_host, outbox_activity},
 };
 
-/// How long a worker holds a claimed delivery before another may take it.
+/// How long a worker holds a claimed delivery before another may take it: longer than one
+/// attempt can take (30 s timeout), so only a dead worker's rows are taken again.
 pub const LEASE: Duration = Duration::seconds(120);
 /// Attempts before giving up: with the backoff below they span more than two days.
 pub const MAX_ATTEMPTS: i32 = 16;
+/// Deliveries to one host in flight at once, across every worker and process sharing the queue.
+pub const PER_HOST: usize = 4;
+/// A host that failed on this many separate UTC days, with no success between, is unavailable.
+pub const UNAVAILABLE_AFTER_DAYS: i32 = 3;
+/// How often one delivery is tried on an unavailable host, to see whether it is back.
+pub const PROBE_INTERVAL: Duration = Duration::hours(6);
 
 /// Delay before attempt `attempts + 1`: 30 s, doubling, at most 12 h.
 pub fn backoff(attempts: i32) -> Duration {
     let exponent = attempts.clamp(1, 20) - 1;
     let seconds = 30i64.saturating_mul(1i64 << exponent);
     Duration::seconds(seconds.min(12 * 3600))
+}
+
+/// The host (and port) deliveries to `inbox` are grouped and capped by.
+pub fn host_of(inbox: &str) -> Option<String> {
+    let url = url::Url::parse(inbox).ok()?;
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    })
 }
 
 /// Store `body` (the activity, serialised once) and a delivery to each inbox, in one
@@ -39,16 +56,31 @@ pub async fn enqueue(
     inboxes: &[String],
 ) -> Result<Vec<i32>> {
     let inboxes: BTreeSet<&String> = inboxes.iter().collect();
+    let mut rows = Vec::with_capacity(inboxes.len());
+    for inbox in &inboxes {
+        let host = host_of(inbox)
+            .ok_or_else(|| Error::invalid("inbox", format!("{inbox:?} is not a URL")))?;
+        rows.push((inbox.to_string(), host));
+    }
     let txn = db::begin_write(&ctx.db).await?;
     let now = Utc::now();
     let existing = outbox_activity::Entity::find()
         .filter(outbox_activity::Column::ActivityId.eq(activity_id))
         .one(&txn)
         .await?;
-    let activity = match existing {
-        Some(activity) => activity,
+    let (activity, known): (_, BTreeSet<String>) = match existing {
+        Some(activity) => {
+            let known = delivery::Entity::find()
+                .filter(delivery::Column::OutboxActivityId.eq(activity.id))
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|d| d.inbox)
+                .collect();
+            (activity, known)
+        }
         None => {
-            outbox_activity::ActiveModel {
+            let activity = outbox_activity::ActiveModel {
                 activity_id: Set(activity_id.to_string()),
                 actor_id: Set(actor_id.to_string()),
                 body: Set(body.to_string()),
@@ -56,31 +88,18 @@ pub async fn enqueue(
                 ..Default::default()
             }
             .insert(&txn)
-            .await?
+            .await?;
+            (activity, BTreeSet::new())
         }
     };
-    let mut ids = Vec::with_capacity(inboxes.len());
-    for inbox in inboxes {
-        let host = url::Url::parse(inbox)
-            .ok()
-            .and_then(|u| {
-                u.host_str().map(|h| match u.port() {
-                    Some(p) => format!("{h}:{p}"),
-                    None => h.to_string(),
-                })
-            })
-            .ok_or_else(|| Error::invalid("inbox", format!("{inbox:?} is not a URL")))?;
-        let already = delivery::Entity::find()
-            .filter(delivery::Column::OutboxActivityId.eq(activity.id))
-            .filter(delivery::Column::Inbox.eq(inbox.as_str()))
-            .one(&txn)
-            .await?;
-        if already.is_some() {
+    let mut ids = Vec::with_capacity(rows.len());
+    for (inbox, host) in rows {
+        if known.contains(&inbox) {
             continue;
         }
         let row = delivery::ActiveModel {
             outbox_activity_id: Set(activity.id),
-            inbox: Set(inbox.clone()),
+            inbox: Set(inbox),
             host: Set(host),
             state: Set(delivery::STATE_PENDING.into()),
             attempts: Set(0),
@@ -102,12 +121,55 @@ pub async fn enqueue(
 /// A claimed delivery with its activity.
 pub type Claimed = (delivery::Model, outbox_activity::Model);
 
+/// Key of the PostgreSQL advisory lock that serialises claims across processes, so the per-host
+/// cap holds across them ("tianguis" in ASCII).
+const CLAIM_LOCK: i64 = 0x7469_616e_6775_6973;
+
 /// Claim up to `limit` due deliveries (all due ones, or only `only` ids), leasing them to this
-/// worker. On PostgreSQL the rows are locked with `FOR UPDATE SKIP LOCKED`, so several processes
-/// never claim the same row; SQLite has one writer at a time anyway.
+/// worker. At most [`PER_HOST`] deliveries per host are leased at once (counting those other
+/// workers hold); deliveries to unavailable hosts wait, except one per host every
+/// [`PROBE_INTERVAL`]. On PostgreSQL claims take an advisory lock and rows are read
+/// `FOR UPDATE SKIP LOCKED`, so several processes never claim the same row; SQLite has one
+/// writer at a time anyway.
 pub async fn claim_due(ctx: &Context, limit: u64, only: Option<&[i32]>) -> Result<Vec<Claimed>> {
     let now = Utc::now();
+    let postgres = ctx.db.get_database_backend() == DatabaseBackend::Postgres;
     let txn = db::begin_write(&ctx.db).await?;
+    if postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [CLAIM_LOCK.into()],
+        ))
+        .await?;
+    }
+    let hosts = delivery_host::Entity::find()
+        .filter(delivery_host::Column::UnavailableSince.is_not_null())
+        .all(&txn)
+        .await?;
+    let waiting: Vec<String> = hosts
+        .iter()
+        .filter(|h| h.next_probe_at.is_some_and(|at| at > now))
+        .map(|h| h.host.clone())
+        .collect();
+    let probing: BTreeSet<String> = hosts
+        .into_iter()
+        .filter(|h| h.next_probe_at.is_none_or(|at| at <= now))
+        .map(|h| h.host)
+        .collect();
+    let mut busy: HashMap<String, usize> = delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::Host)
+        .column_as(delivery::Column::Id.count(), "n")
+        .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
+        .filter(delivery::Column::LockedUntil.gt(now))
+        .group_by(delivery::Column::Host)
+        .into_tuple::<(String, i64)>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|(host, n)| (host, usize::try_from(n).unwrap_or(usize::MAX)))
+        .collect();
     let mut query = delivery::Entity::find()
         .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
         .filter(delivery::Column::NextAttemptAt.lte(now))
@@ -118,14 +180,46 @@ pub async fn claim_due(ctx: &Context, limit: u64, only: Option<&[i32]>) -> Resul
         )
         .order_by_asc(delivery::Column::NextAttemptAt)
         .order_by_asc(delivery::Column::Id)
-        .limit(limit);
+        // Rows beyond a host's cap are skipped below, so read more than we lease.
+        .limit(limit.saturating_mul(4).min(2000));
+    if !waiting.is_empty() {
+        query = query.filter(delivery::Column::Host.is_not_in(waiting));
+    }
     if let Some(ids) = only {
         query = query.filter(delivery::Column::Id.is_in(ids.iter().copied()));
     }
-    if ctx.db.get_database_backend() == DatabaseBackend::Postgres {
+    if postgres {
         query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
-    let rows = query.all(&txn).await?;
+    let mut rows = Vec::new();
+    let mut probed = BTreeSet::new();
+    for row in query.all(&txn).await? {
+        if rows.len() as u64 >= limit {
+            break;
+        }
+        if probing.contains(&row.host) {
+            // One delivery tells whether an unavailable host is back.
+            if !probed.insert(row.host.clone()) {
+                continue;
+            }
+        }
+        let in_flight = busy.entry(row.host.clone()).or_default();
+        if *in_flight >= PER_HOST {
+            continue;
+        }
+        *in_flight += 1;
+        rows.push(row);
+    }
+    if !probed.is_empty() {
+        delivery_host::Entity::update_many()
+            .col_expr(
+                delivery_host::Column::NextProbeAt,
+                Expr::value(now + PROBE_INTERVAL),
+            )
+            .filter(delivery_host::Column::Host.is_in(probed))
+            .exec(&txn)
+            .await?;
+    }
     if rows.is_empty() {
         txn.commit().await?;
         return Ok(Vec::new());
@@ -136,7 +230,7 @@ pub async fn claim_due(ctx: &Context, limit: u64, only: Option<&[i32]>) -> Resul
         .filter(delivery::Column::Id.is_in(ids))
         .exec(&txn)
         .await?;
-    let activity_ids: Vec<i32> = rows.iter().map(|r| r.outbox_activity_id).collect();
+    let activity_ids: BTreeSet<i32> = rows.iter().map(|r| r.outbox_activity_id).collect();
     let activities = outbox_activity::Entity::find()
         .filter(outbox_activity::Column::Id.is_in(activity_ids))
         .all(&txn)
@@ -144,82 +238,268 @@ pub async fn claim_due(ctx: &Context, limit: u64, only: Option<&[i32]>) -> Resul
     txn.commit().await?;
     Ok(rows
         .into_iter()
-        .filter_map(|row| {
+        .filter_map(|mut row| {
             let activity = activities
                 .iter()
                 .find(|a| a.id == row.outbox_activity_id)?
                 .clone();
+            row.locked_until = Some(now + LEASE);
             Some((row, activity))
         })
         .collect())
 }
 
-/// Record a delivered (or finally refused) delivery.
-pub async fn mark_done(ctx: &Context, id: i32) -> Result<()> {
-    finish(ctx, id, delivery::STATE_DONE, None, None).await
+/// What one attempt came to, as the delivery engine saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempted {
+    /// 2xx.
+    Delivered,
+    /// Worth trying again: 5xx, 408, 429, a network error or a timeout.
+    Retry {
+        /// What happened, for the admin view.
+        error: String,
+        /// The receiver's `Retry-After`: the next attempt is no earlier than that.
+        after: Option<std::time::Duration>,
+        /// The host did not answer usefully (network error, 5xx, 408), which counts towards
+        /// marking it unavailable; a 429 means it is alive.
+        host_down: bool,
+    },
+    /// 401: perhaps the receiver cached an old key of ours. Retried once, then final.
+    Unauthorized(String),
+    /// Any other 4xx, or an inbox we must not post to: final.
+    Refused(String),
 }
 
-/// Record a failed attempt: retry after the backoff, or give up after [`MAX_ATTEMPTS`].
-pub async fn mark_failed_attempt(ctx: &Context, row: &delivery::Model, error: &str) -> Result<()> {
-    let attempts = row.attempts + 1;
-    let error: String = error.chars().take(500).collect();
-    if attempts >= MAX_ATTEMPTS {
-        return finish(
-            ctx,
-            row.id,
-            delivery::STATE_FAILED,
-            Some(error),
-            Some(attempts),
-        )
-        .await;
+/// Record the outcomes of claimed deliveries, in one transaction: delivered rows are done and
+/// their hosts known to be up; failures are rescheduled with backoff (or `Retry-After`, when
+/// that is later) or given up, and failing hosts get closer to being marked unavailable.
+pub async fn record(ctx: &Context, outcomes: Vec<(delivery::Model, Attempted)>) -> Result<()> {
+    if outcomes.is_empty() {
+        return Ok(());
     }
+    let now = Utc::now();
+    let txn = db::begin_write(&ctx.db).await?;
+    let mut delivered = Vec::new();
+    let mut up_hosts = BTreeSet::new();
+    let mut down_hosts = BTreeSet::new();
+    for (row, outcome) in outcomes {
+        let (error, after, host_down) = match outcome {
+            Attempted::Delivered => {
+                delivered.push(row.id);
+                up_hosts.insert(row.host);
+                continue;
+            }
+            Attempted::Refused(error) => {
+                up_hosts.insert(row.host.clone());
+                finish(&txn, &row, delivery::STATE_REFUSED, error, now).await?;
+                continue;
+            }
+            Attempted::Unauthorized(error) => {
+                up_hosts.insert(row.host.clone());
+                if row
+                    .last_error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("HTTP 401"))
+                {
+                    finish(&txn, &row, delivery::STATE_REFUSED, error, now).await?;
+                    continue;
+                }
+                (error, None, false)
+            }
+            Attempted::Retry {
+                error,
+                after,
+                host_down,
+            } => (error, after, host_down),
+        };
+        if host_down {
+            down_hosts.insert(row.host.clone());
+        } else {
+            up_hosts.insert(row.host.clone());
+        }
+        let attempts = row.attempts + 1;
+        if attempts >= MAX_ATTEMPTS {
+            finish(&txn, &row, delivery::STATE_FAILED, error, now).await?;
+            continue;
+        }
+        let mut delay = backoff(attempts);
+        if let Some(after) = after {
+            let after = Duration::from_std(after)
+                .unwrap_or(Duration::hours(24))
+                .min(Duration::hours(24));
+            delay = delay.max(after);
+        }
+        delivery::ActiveModel {
+            id: Set(row.id),
+            attempts: Set(attempts),
+            next_attempt_at: Set(now + delay),
+            locked_until: Set(None),
+            last_error: Set(Some(truncate(&error))),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await?;
+    }
+    if !delivered.is_empty() {
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::State, Expr::value(delivery::STATE_DONE))
+            .col_expr(
+                delivery::Column::LockedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+            .filter(delivery::Column::Id.is_in(delivered))
+            .exec(&txn)
+            .await?;
+    }
+    let up_hosts: Vec<String> = up_hosts.difference(&down_hosts).cloned().collect();
+    hosts_answered(&txn, &up_hosts, now).await?;
+    for host in down_hosts {
+        host_failed(&txn, &host, now).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+fn truncate(error: &str) -> String {
+    error.chars().take(500).collect()
+}
+
+async fn finish(
+    txn: &DatabaseTransaction,
+    row: &delivery::Model,
+    state: &str,
+    error: String,
+    now: DateTime<Utc>,
+) -> Result<()> {
     delivery::ActiveModel {
         id: Set(row.id),
-        attempts: Set(attempts),
-        next_attempt_at: Set(Utc::now() + backoff(attempts)),
+        state: Set(state.to_string()),
+        attempts: Set(row.attempts + 1),
         locked_until: Set(None),
-        last_error: Set(Some(error)),
-        updated_at: Set(Utc::now()),
+        last_error: Set(Some(truncate(&error))),
+        updated_at: Set(now),
         ..Default::default()
     }
-    .update(&ctx.db)
+    .update(txn)
     .await?;
     Ok(())
 }
 
-async fn finish(
-    ctx: &Context,
-    id: i32,
-    state: &str,
-    error: Option<String>,
-    attempts: Option<i32>,
+/// These hosts answered: forget their failures and, if they were unavailable, make everything
+/// waiting for them due now.
+async fn hosts_answered<C: ConnectionTrait>(
+    conn: &C,
+    hosts: &[String],
+    now: DateTime<Utc>,
 ) -> Result<()> {
-    let mut row = delivery::ActiveModel {
-        id: Set(id),
-        state: Set(state.to_string()),
-        locked_until: Set(None),
-        updated_at: Set(Utc::now()),
-        ..Default::default()
-    };
-    if let Some(error) = error {
-        row.last_error = Set(Some(error));
+    if hosts.is_empty() {
+        return Ok(());
     }
-    if let Some(attempts) = attempts {
-        row.attempts = Set(attempts);
+    let known: Vec<delivery_host::Model> = delivery_host::Entity::find()
+        .filter(delivery_host::Column::Host.is_in(hosts.iter().cloned()))
+        .all(conn)
+        .await?;
+    if known.is_empty() {
+        return Ok(());
     }
-    row.update(&ctx.db).await?;
+    let was_unavailable: Vec<String> = known
+        .iter()
+        .filter(|h| h.unavailable_since.is_some())
+        .map(|h| h.host.clone())
+        .collect();
+    delivery_host::Entity::delete_many()
+        .filter(delivery_host::Column::Host.is_in(known.into_iter().map(|h| h.host)))
+        .exec(conn)
+        .await?;
+    if !was_unavailable.is_empty() {
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))
+            .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
+            .filter(delivery::Column::Host.is_in(was_unavailable))
+            .exec(conn)
+            .await?;
+    }
     Ok(())
 }
 
-/// Make every pending delivery (to `host`, or to all hosts) due now.
+/// A failed attempt on `host`: count a new day of failures, and mark the host unavailable once
+/// it has failed on [`UNAVAILABLE_AFTER_DAYS`] separate days.
+async fn host_failed(txn: &DatabaseTransaction, host: &str, now: DateTime<Utc>) -> Result<()> {
+    let known = delivery_host::Entity::find_by_id(host.to_string())
+        .one(txn)
+        .await?;
+    let Some(known) = known else {
+        delivery_host::ActiveModel {
+            host: Set(host.to_string()),
+            failure_days: Set(1),
+            last_failure_at: Set(now),
+            unavailable_since: Set(None),
+            next_probe_at: Set(None),
+        }
+        .insert(txn)
+        .await?;
+        return Ok(());
+    };
+    let new_day = known.last_failure_at.date_naive() != now.date_naive();
+    let failure_days = known.failure_days + i32::from(new_day);
+    let mut row = delivery_host::ActiveModel {
+        host: Set(known.host.clone()),
+        failure_days: Set(failure_days),
+        last_failure_at: Set(now),
+        ..Default::default()
+    };
+    if known.unavailable_since.is_none() && failure_days >= UNAVAILABLE_AFTER_DAYS {
+        tracing::warn!(host, failure_days, "host marked unavailable");
+        row.unavailable_since = Set(Some(now));
+        row.next_probe_at = Set(Some(now + PROBE_INTERVAL));
+    }
+    row.update(txn).await?;
+    Ok(())
+}
+
+/// Record that `host` failed at `at` (the engine does this itself; exposed so an operator tool
+/// or a test can replay a history of failures on earlier days).
+pub async fn record_host_failure(ctx: &Context, host: &str, at: DateTime<Utc>) -> Result<()> {
+    let txn = db::begin_write(&ctx.db).await?;
+    host_failed(&txn, host, at).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// `host` sent us a verified activity: it is up. If it was marked unavailable, its deliveries
+/// are due again. Costs one read when the host was not failing. Returns whether it had been
+/// failing.
+pub async fn host_is_up(ctx: &Context, host: &str) -> Result<bool> {
+    let known = delivery_host::Entity::find_by_id(host.to_string())
+        .one(&ctx.db)
+        .await?;
+    if known.is_none() {
+        return Ok(false);
+    }
+    let txn = db::begin_write(&ctx.db).await?;
+    hosts_answered(&txn, &[host.to_string()], Utc::now()).await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// Make every pending delivery (to `host`, or to all hosts) due now, and forget the host's
+/// failures: an unavailable host is available again. Returns how many deliveries are now due.
 pub async fn retry_now(ctx: &Context, host: Option<&str>) -> Result<u64> {
+    let txn = db::begin_write(&ctx.db).await?;
+    let mut forget = delivery_host::Entity::delete_many();
     let mut update = delivery::Entity::update_many()
         .col_expr(delivery::Column::NextAttemptAt, Expr::value(Utc::now()))
         .filter(delivery::Column::State.eq(delivery::STATE_PENDING));
     if let Some(host) = host {
         update = update.filter(delivery::Column::Host.eq(host));
+        forget = forget.filter(delivery_host::Column::Host.eq(host));
     }
-    Ok(update.exec(&ctx.db).await?.rows_affected)
+    forget.exec(&txn).await?;
+    let due = update.exec(&txn).await?.rows_affected;
+    txn.commit().await?;
+    Ok(due)
 }
 
 /// Deliveries of one activity id, for tests and the admin view.
@@ -274,8 +554,27 @@ pub struct QueueStatus {
     pub oldest_pending: Option<DateTime<Utc>>,
     /// Deliveries given up after the last retry.
     pub failed: u64,
+    /// Deliveries the receiver refused for good (a 4xx).
+    pub refused: u64,
     /// Hosts whose deliveries are failing, worst first.
     pub failing_hosts: Vec<FailingHost>,
+    /// Hosts marked unavailable: their deliveries wait until they answer again.
+    pub unavailable_hosts: Vec<UnavailableHost>,
+}
+
+/// A host marked unavailable.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UnavailableHost {
+    /// Host (and port).
+    pub host: String,
+    /// Separate days it failed on.
+    pub failure_days: i32,
+    /// Since when.
+    pub since: DateTime<Utc>,
+    /// When one delivery is next tried, to see whether it is back.
+    pub next_probe_at: Option<DateTime<Utc>>,
+    /// Deliveries waiting for it.
+    pub pending: u64,
 }
 
 /// The queue's depth, oldest pending delivery, and failing hosts.
@@ -286,6 +585,30 @@ pub async fn status(ctx: &Context) -> Result<QueueStatus> {
         .filter(delivery::Column::State.eq(delivery::STATE_FAILED))
         .count(&ctx.db)
         .await?;
+    let refused = delivery::Entity::find()
+        .filter(delivery::Column::State.eq(delivery::STATE_REFUSED))
+        .count(&ctx.db)
+        .await?;
+    let mut unavailable_hosts = Vec::new();
+    for host in delivery_host::Entity::find()
+        .filter(delivery_host::Column::UnavailableSince.is_not_null())
+        .order_by_asc(delivery_host::Column::Host)
+        .all(&ctx.db)
+        .await?
+    {
+        let waiting = delivery::Entity::find()
+            .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
+            .filter(delivery::Column::Host.eq(host.host.as_str()))
+            .count(&ctx.db)
+            .await?;
+        unavailable_hosts.push(UnavailableHost {
+            since: host.unavailable_since.unwrap_or(host.last_failure_at),
+            host: host.host,
+            failure_days: host.failure_days,
+            next_probe_at: host.next_probe_at,
+            pending: waiting,
+        });
+    }
     let retrying = delivery::Entity::find()
         .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
         .filter(delivery::Column::Attempts.gt(0))
@@ -314,7 +637,9 @@ pub async fn status(ctx: &Context) -> Result<QueueStatus> {
         pending,
         oldest_pending,
         failed,
+        refused,
         failing_hosts: hosts,
+        unavailable_hosts,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`. Errors are `{"error": kind, "message": text}` plus `field` for
 //! validation errors (422).
 
+mod admin;
 mod auth;
 mod error;
 mod listings;
@@ -22,6 +23,8 @@ pub fn router(config: &Config) -> Router<AppState> {
     // Multipart overhead on top of the image itself.
     let upload_limit = config.media.max_image_bytes + 64 * 1024;
     Router::new()
+        .route("/admin/deliveries", get(admin::deliveries_status))
+        .route("/admin/deliveries/retry", post(admin::retry_host))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(auth::me))
@@ -56,4 +59,22 @@ pub fn router(config: &Config) -> Router<AppState> {
             delete(listings::delete_image),
         )
         .fallback(error::api_not_found)
+        .layer(axum::middleware::from_fn(wake_after_writes))
+}
+
+/// A successful write may have queued activities (a listing's `Create`, an `Accept`): wake the
+/// delivery worker rather than let them wait for its next tick.
+async fn wake_after_writes(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let write = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    let response = next.run(request).await;
+    if write && response.status().is_success() {
+        federation::outbox::wake();
+    }
+    response
 }
