@@ -69,20 +69,36 @@ pub async fn send<A>(
 where
     A: Activity + Serialize + Debug + Send + Sync,
 {
-    if inboxes.is_empty() {
+    let ids = queue(data, activity, actor, inboxes).await?;
+    if ids.is_empty() {
         return Ok(());
     }
-    let activity_id = activity.id().to_string();
-    let body = serde_json::to_string(&WithContext::new(activity, protocol::context()))
-        .map_err(|e| Error::BadRequest(format!("serialising an activity: {e}")))?;
-    let inboxes: Vec<String> = inboxes.iter().map(Url::to_string).collect();
-    let ids = deliveries::enqueue(data, &activity_id, actor.id().as_str(), &body, &inboxes).await?;
     if data.instance.federation_debug {
         run(data, Some(&ids), None).await?;
     } else {
         wake();
     }
     Ok(())
+}
+
+/// Store `activity` and its deliveries without attempting them. Returns the new deliveries.
+async fn queue<A>(
+    data: &Data<Context>,
+    activity: A,
+    actor: &impl Actor,
+    inboxes: Vec<Url>,
+) -> Result<Vec<i32>, Error>
+where
+    A: Activity + Serialize + Debug + Send + Sync,
+{
+    if inboxes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let activity_id = activity.id().to_string();
+    let body = serde_json::to_string(&WithContext::new(activity, protocol::context()))
+        .map_err(|e| Error::BadRequest(format!("serialising an activity: {e}")))?;
+    let inboxes: Vec<String> = inboxes.iter().map(Url::to_string).collect();
+    Ok(deliveries::enqueue(data, &activity_id, actor.id().as_str(), &body, &inboxes).await?)
 }
 
 /// One delivery pass at a time per process for event processing: the worker and a test's
@@ -99,12 +115,16 @@ async fn deliver_pending_until(
     data: &Data<Context>,
     stop: Option<&watch::Receiver<bool>>,
 ) -> Result<usize, Error> {
-    let done = {
-        let _one_at_a_time = DELIVERING.lock().await;
-        process_events(data).await?
-    };
+    let done = queue_events(data).await?;
     run(data, None, stop).await?;
     Ok(done)
+}
+
+/// Turn every pending listing event into its activity, queued for the shop's followers, without
+/// attempting anything. Returns how many events were processed.
+pub async fn queue_events(data: &Data<Context>) -> Result<usize, Error> {
+    let _one_at_a_time = DELIVERING.lock().await;
+    process_events(data).await
 }
 
 async fn process_events(data: &Data<Context>) -> Result<usize, Error> {
@@ -124,7 +144,7 @@ async fn process_events(data: &Data<Context>) -> Result<usize, Error> {
                     .filter_map(|i| Url::parse(i).ok())
                     .collect();
                 let shop = ApubShop::new(&data.instance, shop)?;
-                send(data, activity, &shop, inboxes).await?;
+                queue(data, activity, &shop, inboxes).await?;
             }
             events::mark_processed(data, event.id).await?;
             done += 1;

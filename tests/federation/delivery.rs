@@ -233,3 +233,320 @@ async fn deliveries_to_one_host_respect_the_per_host_cap() {
     );
     node.shutdown().await;
 }
+
+/// The one delivery of the activity the sink received first (a shop with one shared-inbox
+/// follower).
+async fn only_delivery(node: &TestNode, activity_id: &str) -> market::entities::delivery::Model {
+    let rows = market::service::deliveries::of_activity(&node.ctx, activity_id)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    rows.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn a_401_is_retried_once_then_final() {
+    use market::service::deliveries;
+    let (node, sink, ana) = node_with_follower(harness::Storage::Default).await;
+    // The receiver may have cached a key we have since rotated: one more try.
+    sink.script("/inbox", &[401, 401]);
+    node.create_listing(&ana, "pottery", &sample_listing())
+        .await;
+    node.deliver_pending().await;
+    let activity_id = creates(&sink)[0].activity_id.clone();
+    let row = only_delivery(&node, &activity_id).await;
+    assert_eq!((row.state.as_str(), row.attempts), ("pending", 1));
+    deliveries::retry_now(&node.ctx, None).await.unwrap();
+    node.deliver_pending().await;
+    let row = only_delivery(&node, &activity_id).await;
+    assert_eq!((row.state.as_str(), row.attempts), ("refused", 2));
+    deliveries::retry_now(&node.ctx, None).await.unwrap();
+    node.deliver_pending().await;
+    assert_eq!(creates(&sink).len(), 2, "a second 401 is final");
+
+    // A 401 followed by success is delivered.
+    sink.script("/inbox", &[401]);
+    node.create_listing(&ana, "pottery", &sample_listing())
+        .await;
+    node.deliver_pending().await;
+    deliveries::retry_now(&node.ctx, None).await.unwrap();
+    node.deliver_pending().await;
+    let last = creates(&sink).last().cloned().unwrap();
+    assert_eq!(last.status, 202);
+    assert_eq!(only_delivery(&node, &last.activity_id).await.state, "done");
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_host_failing_on_three_days_is_skipped_until_it_answers_again() {
+    use market::{entities::delivery_host, service::deliveries};
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    let (node, sink, ana) = node_with_follower(harness::Storage::Default).await;
+    let host = sink.base.trim_start_matches("http://").to_string();
+    // It failed yesterday and the day before (replayed); today it fails again.
+    let now = chrono::Utc::now();
+    for days_ago in [2, 1] {
+        deliveries::record_host_failure(&node.ctx, &host, now - chrono::Duration::days(days_ago))
+            .await
+            .unwrap();
+    }
+    let after_two = deliveries::status(&node.ctx).await.unwrap();
+    assert!(
+        after_two.unavailable_hosts.is_empty(),
+        "two days are not enough"
+    );
+    sink.script("/inbox", &[503]);
+    node.create_listing(&ana, "pottery", &sample_listing())
+        .await;
+    node.deliver_pending().await;
+    assert_eq!(creates(&sink).len(), 1);
+    let status = deliveries::status(&node.ctx).await.unwrap();
+    assert_eq!(status.unavailable_hosts.len(), 1, "{status:?}");
+    assert_eq!(status.unavailable_hosts[0].host, host);
+    assert_eq!(status.unavailable_hosts[0].failure_days, 3);
+
+    // Skipped: neither the retry of the first nor a new activity is attempted.
+    deliveries::record(&node.ctx, Vec::new()).await.unwrap();
+    market::entities::delivery::Entity::update_many()
+        .col_expr(
+            market::entities::delivery::Column::NextAttemptAt,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now()),
+        )
+        .exec(&node.ctx.db)
+        .await
+        .unwrap();
+    node.create_listing(&ana, "pottery", &sample_listing())
+        .await;
+    node.deliver_pending().await;
+    assert_eq!(
+        creates(&sink).len(),
+        1,
+        "nothing goes to an unavailable host"
+    );
+    let status = deliveries::status(&node.ctx).await.unwrap();
+    assert_eq!(status.unavailable_hosts[0].pending, 2);
+
+    // The probe: when it is due, one delivery is tried; the host answers, so it is available
+    // again and everything waiting for it goes out in the same pass.
+    delivery_host::ActiveModel {
+        host: Set(host.clone()),
+        next_probe_at: Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1))),
+        ..Default::default()
+    }
+    .update(&node.ctx.db)
+    .await
+    .unwrap();
+    node.deliver_pending().await;
+    let all = creates(&sink);
+    assert_eq!(all.len(), 3, "the probe, then the other one: {all:?}");
+    assert!(
+        all[1..]
+            .iter()
+            .all(|r| r.status == 202 && r.signature_valid)
+    );
+    let status = deliveries::status(&node.ctx).await.unwrap();
+    assert!(
+        status.unavailable_hosts.is_empty() && status.pending == 0,
+        "{status:?}"
+    );
+    assert!(
+        delivery_host::Entity::find_by_id(host.clone())
+            .one(&node.ctx.db)
+            .await
+            .unwrap()
+            .is_none(),
+        "its failures are forgotten"
+    );
+    node.shutdown().await;
+}
+
+/// Make `host` unavailable now, as three days of failures would.
+async fn mark_unavailable(node: &TestNode, host: &str) {
+    use market::service::deliveries;
+    let now = chrono::Utc::now();
+    for days_ago in [2, 1, 0] {
+        deliveries::record_host_failure(&node.ctx, host, now - chrono::Duration::days(days_ago))
+            .await
+            .unwrap();
+    }
+    let status = deliveries::status(&node.ctx).await.unwrap();
+    assert!(
+        status.unavailable_hosts.iter().any(|h| h.host == host),
+        "{status:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unavailable_host_comes_back_when_an_admin_retries_it_or_it_sends_us_something() {
+    use market::service::deliveries;
+    let (node, sink, ana) = node_with_follower(harness::Storage::Default).await;
+    let host = sink.base.trim_start_matches("http://").to_string();
+    let admin = node.admin("root").await;
+
+    mark_unavailable(&node, &host).await;
+    node.create_listing(&ana, "pottery", &sample_listing())
+        .await;
+    node.deliver_pending().await;
+    assert_eq!(creates(&sink).len(), 0, "skipped while unavailable");
+
+    // The admin API shows it, to admins only, and retrying it brings it back.
+    let refused = node.get("/api/v1/admin/deliveries", Some(&ana.token)).await;
+    assert_eq!(refused.status(), 403);
+    let status: Value = node
+        .get("/api/v1/admin/deliveries", Some(&admin.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["pending"], 1, "{status}");
+    assert_eq!(
+        status["unavailable_hosts"][0]["host"],
+        host.as_str(),
+        "{status}"
+    );
+    assert_eq!(status["unavailable_hosts"][0]["pending"], 1, "{status}");
+    let bad = node
+        .post_json(
+            "/api/v1/admin/deliveries/retry",
+            Some(&admin.token),
+            &serde_json::json!({"host": "a host/with a path"}),
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    let retried: Value = node
+        .post_json(
+            "/api/v1/admin/deliveries/retry",
+            Some(&admin.token),
+            &serde_json::json!({"host": host}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(retried["due"], 1, "{retried}");
+    node.deliver_pending().await;
+    assert_eq!(creates(&sink).len(), 1);
+    assert!(
+        deliveries::status(&node.ctx)
+            .await
+            .unwrap()
+            .unavailable_hosts
+            .is_empty()
+    );
+
+    // Unavailable again; then one of its actors sends us a signed activity: it is up.
+    mark_unavailable(&node, &host).await;
+    node.create_listing(&ana, "pottery", &sample_listing())
+        .await;
+    node.deliver_pending().await;
+    assert_eq!(creates(&sink).len(), 1);
+    let shop = node.url("/shops/pottery");
+    assert_eq!(
+        sink.follow(&node.http, "shared2", &shop, &node.url("/inbox"))
+            .await,
+        202
+    );
+    assert!(
+        deliveries::status(&node.ctx)
+            .await
+            .unwrap()
+            .unavailable_hosts
+            .is_empty()
+    );
+    node.deliver_pending().await;
+    assert_eq!(creates(&sink).len(), 2, "what waited went out");
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_workers_never_send_one_delivery_twice() {
+    let (node, sink, ana) = node_and_sink(harness::Storage::Default).await;
+    let other = Sink::spawn().await;
+    let shop = node.url("/shops/pottery");
+    for n in 0..16 {
+        for s in [&sink, &other] {
+            assert_eq!(
+                s.follow(&node.http, &format!("solo{n}"), &shop, &node.url("/inbox"))
+                    .await,
+                202
+            );
+        }
+    }
+    let key = node
+        .http
+        .get(&shop)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    other.trust_key(
+        key["publicKey"]["id"].as_str().unwrap(),
+        key["publicKey"]["publicKeyPem"].as_str().unwrap(),
+    );
+    sink.set_delay(std::time::Duration::from_millis(30));
+    other.set_delay(std::time::Duration::from_millis(30));
+    node.create_listing(&ana, "pottery", &sample_listing())
+        .await;
+    // Queue the activity, then let two workers race over its 32 deliveries.
+    let data = node.federation.to_request_data();
+    federation::outbox::deliver_pending(&data).await.unwrap();
+    let updated = node
+        .update_listing(
+            &ana,
+            &listing_id(&node).await,
+            &serde_json::json!({"stock": 3}),
+        )
+        .await;
+    assert_eq!(updated.status(), 200);
+    assert_eq!(federation::outbox::queue_events(&data).await.unwrap(), 1);
+    // Both keep claiming until all 32 are out: every claim of one races the other's.
+    let updates_out = || {
+        [&sink, &other]
+            .iter()
+            .map(|s| s.received().iter().filter(|r| r.kind == "Update").count())
+            .sum::<usize>()
+    };
+    let worker = |pause: u64| {
+        let data = node.federation.to_request_data();
+        let updates_out = &updates_out;
+        async move {
+            let started = std::time::Instant::now();
+            let mut attempted = 0;
+            while updates_out() < 32 && started.elapsed() < std::time::Duration::from_secs(20) {
+                attempted += federation::outbox::deliver_due(&data).await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            attempted
+        }
+    };
+    let (a, b) = tokio::join!(worker(1), worker(2));
+    eprintln!("worker a attempted {a}, worker b {b}");
+    assert_eq!(a + b, 32, "each delivery attempted once ({a} + {b})");
+    for s in [&sink, &other] {
+        let mut updates: Vec<String> = s
+            .received()
+            .into_iter()
+            .filter(|r| r.kind == "Update")
+            .map(|r| r.path)
+            .collect();
+        updates.sort();
+        let total = updates.len();
+        updates.dedup();
+        assert_eq!((total, updates.len()), (16, 16), "each inbox exactly once");
+    }
+    assert!(sink.max_in_flight() <= market::service::deliveries::PER_HOST);
+    node.shutdown().await;
+}
+
+async fn listing_id(node: &TestNode) -> String {
+    let page: Value = node
+        .get("/api/v1/shops/pottery/listings", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["items"][0]["id"].as_str().unwrap().to_string()
+}
