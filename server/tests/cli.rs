@@ -288,6 +288,24 @@ async fn cli_builds_a_shop_that_serve_shows_and_sigterm_stops() {
     site.ok(&["listing", "withdraw", &url]);
     assert_eq!(get(&format!("{base}{path}")).await.0, 410);
 
+    // The shop has no followers, so nothing is queued; the admin view says so.
+    let status = site.ok(&["deliveries", "status"]);
+    for line in [
+        "pending: 0",
+        "oldest pending: -",
+        "given up: 0",
+        "refused by the receiver: 0",
+        "failing hosts: 0",
+        "unavailable hosts: 0",
+    ] {
+        assert!(status.lines().any(|l| l == line), "{line:?} in {status}");
+    }
+    let retried = site.ok(&["deliveries", "retry", "mastodon.example"]);
+    assert!(
+        retried.starts_with("0 deliveries to mastodon.example are due now"),
+        "{retried}"
+    );
+
     let status = sigterm_and_wait(server);
     assert!(status.success(), "serve exited with {status}");
     if site.pg.is_none() {
