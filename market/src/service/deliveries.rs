@@ -92,12 +92,10 @@ pub async fn enqueue(
             (activity, BTreeSet::new())
         }
     };
-    let mut ids = Vec::with_capacity(rows.len());
-    for (inbox, host) in rows {
-        if known.contains(&inbox) {
-            continue;
-        }
-        let row = delivery::ActiveModel {
+    let new_rows: Vec<delivery::ActiveModel> = rows
+        .into_iter()
+        .filter(|(inbox, _)| !known.contains(inbox))
+        .map(|(inbox, host)| delivery::ActiveModel {
             outbox_activity_id: Set(activity.id),
             inbox: Set(inbox),
             host: Set(host),
@@ -109,11 +107,22 @@ pub async fn enqueue(
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        ids.push(row.id);
+        })
+        .collect();
+    // Many rows per statement (a fan-out to 500 servers is a handful of statements).
+    let mut rest = new_rows.into_iter().peekable();
+    while rest.peek().is_some() {
+        let chunk: Vec<_> = rest.by_ref().take(500).collect();
+        delivery::Entity::insert_many(chunk).exec(&txn).await?;
     }
+    let ids = delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::Id)
+        .filter(delivery::Column::OutboxActivityId.eq(activity.id))
+        .filter(delivery::Column::Inbox.is_not_in(known))
+        .into_tuple::<i32>()
+        .all(&txn)
+        .await?;
     txn.commit().await?;
     Ok(ids)
 }

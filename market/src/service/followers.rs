@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-    sea_query::OnConflict,
+    ActiveModelTrait, ColumnTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait, Set, sea_query::OnConflict,
 };
 
 use crate::{
@@ -232,15 +232,20 @@ pub async fn count_followers(ctx: &Context, shop_id: i32) -> Result<u64> {
 /// The inboxes a shop's activities go to: each follower's shared inbox if it has one, else its
 /// own inbox, each once (2,000 followers on one server cost one delivery).
 pub async fn follower_inboxes(ctx: &Context, shop_id: i32) -> Result<Vec<String>> {
-    let rows = follow::Entity::find()
+    // Only the two columns: a shop may have tens of thousands of followers.
+    let rows: Vec<(String, Option<String>)> = follow::Entity::find()
         .filter(follow::Column::ShopId.eq(shop_id))
         .filter(follow::Column::State.eq(follow::STATE_ACCEPTED))
-        .find_also_related(remote_actor::Entity)
+        .join(JoinType::InnerJoin, follow::Relation::RemoteActor.def())
+        .select_only()
+        .column(remote_actor::Column::Inbox)
+        .column(remote_actor::Column::SharedInbox)
+        .into_tuple()
         .all(&ctx.db)
         .await?;
     let inboxes: BTreeSet<String> = rows
         .into_iter()
-        .filter_map(|(_, actor)| actor.map(|a| a.shared_inbox.unwrap_or(a.inbox)))
+        .map(|(inbox, shared)| shared.unwrap_or(inbox))
         .collect();
     Ok(inboxes.into_iter().collect())
 }
