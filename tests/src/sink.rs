@@ -1,11 +1,17 @@
 //! A delivery sink: a fake server hosting any number of actors, whose inboxes verify every
 //! signature and can be told to fail (a status per request, in order). Used to test and measure
 //! delivery: shared-inbox deduplication, retries, fan-out.
+//!
+//! One sink can listen on many loopback addresses at once ([`Sink::spawn_on`]), so a node sees
+//! hundreds of distinct hosts; every address is served by the same state. Verification runs
+//! outside the state's lock with public keys parsed once, so a fan-out is not measured against a
+//! sink that verifies one request at a time.
 
 use std::{
     collections::{HashMap, VecDeque},
-    sync::{Arc, Mutex},
-    time::Instant,
+    net::{Ipv4Addr, SocketAddr},
+    sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock},
+    time::{Duration, Instant},
 };
 
 use activitypub_federation::http_signatures::generate_actor_keypair;
@@ -13,22 +19,31 @@ use axum::{
     Router,
     body::Bytes,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
-    response::IntoResponse,
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use base64::Engine;
+use rsa::{
+    RsaPublicKey,
+    pkcs1::DecodeRsaPublicKey,
+    pkcs1v15::{Signature, VerifyingKey},
+    pkcs8::DecodePublicKey,
+    signature::Verifier,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
-use crate::signing::{SignedPost, verify};
+use crate::signing::SignedPost;
 
 /// One POST the sink received.
 #[derive(Debug, Clone)]
 pub struct Received {
     /// The inbox path (`/inbox`, `/users/u1/inbox`).
     pub path: String,
+    /// The request's `Host` header (`127.0.1.7:41234`): which of the sink's hosts it was for.
+    pub host: String,
     /// The activity's id.
     pub activity_id: String,
     /// The activity's type.
@@ -41,29 +56,51 @@ pub struct Received {
     pub at: Instant,
 }
 
+/// A scripted answer: a status, and perhaps one response header (`retry-after`).
+#[derive(Debug, Clone)]
+struct Scripted {
+    status: u16,
+    header: Option<(String, String)>,
+}
+
 #[derive(Default)]
 struct SinkState {
     base: String,
     public_key: String,
     private_key: String,
-    /// Statuses to answer, per path, before answering 202.
-    script: HashMap<String, VecDeque<u16>>,
-    /// Public keys of senders, by key id (the sink fetches nothing).
-    keys: HashMap<String, String>,
+    /// Answers to give, per path, in order, before answering 202 again.
+    script: HashMap<String, VecDeque<Scripted>>,
     received: Vec<Received>,
     /// How long each inbox POST takes to answer.
-    delay: std::time::Duration,
+    delay: Duration,
     /// POSTs being answered now, and the most there ever were at once.
     in_flight: usize,
     max_in_flight: usize,
 }
 
+type PublicKey = VerifyingKey<Sha256>;
+
+struct Shared {
+    state: Mutex<SinkState>,
+    /// Public keys of senders, parsed once, by key id (the sink fetches nothing). Read without
+    /// the state lock.
+    keys: RwLock<HashMap<String, Arc<PublicKey>>>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, SinkState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// The sink server.
 #[derive(Clone)]
 pub struct Sink {
-    /// `http://localhost:PORT`
+    /// `http://localhost:PORT`, or `http://FIRST_IP:PORT` for a sink on many addresses.
     pub base: String,
-    state: Arc<Mutex<SinkState>>,
+    /// The port every address listens on.
+    pub port: u16,
+    shared: Arc<Shared>,
 }
 
 impl Sink {
@@ -71,55 +108,121 @@ impl Sink {
     pub async fn spawn() -> Sink {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let base = format!("http://localhost:{port}");
+        Self::start(format!("http://localhost:{port}"), port, vec![listener])
+    }
+
+    /// Start a sink listening on every one of `addresses` (loopback addresses such as
+    /// 127.0.1.1, all on `lo` on Linux), on one port common to all of them.
+    pub async fn spawn_on(addresses: &[Ipv4Addr]) -> Sink {
+        let first = *addresses.first().expect("at least one address");
+        for _ in 0..20 {
+            let listener = TcpListener::bind((first, 0)).await.expect("bind");
+            let port = listener.local_addr().expect("addr").port();
+            let mut listeners = vec![listener];
+            for address in &addresses[1..] {
+                match TcpListener::bind(SocketAddr::from((*address, port))).await {
+                    Ok(listener) => listeners.push(listener),
+                    // Taken on this address: try another port for all of them.
+                    Err(_) => break,
+                }
+            }
+            if listeners.len() == addresses.len() {
+                return Self::start(format!("http://{first}:{port}"), port, listeners);
+            }
+        }
+        panic!("no port free on all {} addresses", addresses.len());
+    }
+
+    fn start(base: String, port: u16, listeners: Vec<TcpListener>) -> Sink {
         let keys = generate_actor_keypair().expect("keys");
-        let state = Arc::new(Mutex::new(SinkState {
-            base: base.clone(),
-            public_key: keys.public_key,
-            private_key: keys.private_key,
-            ..Default::default()
-        }));
+        let shared = Arc::new(Shared {
+            state: Mutex::new(SinkState {
+                base: base.clone(),
+                public_key: keys.public_key,
+                private_key: keys.private_key,
+                ..Default::default()
+            }),
+            keys: RwLock::default(),
+        });
         let app = Router::new()
             .route("/users/{name}", get(actor))
             .route("/users/{name}/inbox", post(inbox_personal))
             .route("/inbox", post(inbox_shared))
-            .with_state(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Sink { base, state }
+            .with_state(shared.clone());
+        for listener in listeners {
+            let app = app.clone();
+            tokio::spawn(async move { axum::serve(listener, app).await });
+        }
+        Sink { base, port, shared }
     }
 
-    /// The id of the sink's actor `name`. With `shared`, it advertises the sink's shared inbox.
+    /// The id of the sink's actor `name`. Actors named `shared*` advertise the shared inbox.
     pub fn actor_id(&self, name: &str) -> String {
         format!("{}/users/{name}", self.base)
     }
 
-    /// Trust `public_key_pem` for signatures with `key_id` (a shop's key, from its actor).
+    /// Trust `public_key_pem` (SPKI or PKCS#1 PEM) for signatures with `key_id` (a shop's key,
+    /// from its actor).
     pub fn trust_key(&self, key_id: &str, public_key_pem: &str) {
-        self.lock()
+        let key = RsaPublicKey::from_public_key_pem(public_key_pem)
+            .or_else(|_| RsaPublicKey::from_pkcs1_pem(public_key_pem))
+            .expect("a PEM RSA public key");
+        self.shared
             .keys
-            .insert(key_id.to_string(), public_key_pem.to_string());
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key_id.to_string(), Arc::new(PublicKey::new(key)));
     }
 
-    /// Answer the next requests to `path` with these statuses, in order, then 202 again.
+    /// Answer the next requests to `path` with these statuses, in order (after any already
+    /// scripted), then 202 again.
     pub fn script(&self, path: &str, statuses: &[u16]) {
-        self.lock()
+        let mut state = self.shared.lock();
+        let queue = state.script.entry(path.to_string()).or_default();
+        queue.extend(statuses.iter().map(|&status| Scripted {
+            status,
+            header: None,
+        }));
+    }
+
+    /// Answer the next request to `path` (after any already scripted) with `status` and the
+    /// response header `header`, e.g. `(429, ("retry-after", "3"))`.
+    pub fn script_with_header(&self, path: &str, status: u16, header: (&str, &str)) {
+        let mut state = self.shared.lock();
+        state
             .script
-            .insert(path.to_string(), statuses.iter().copied().collect());
+            .entry(path.to_string())
+            .or_default()
+            .push_back(Scripted {
+                status,
+                header: Some((header.0.to_string(), header.1.to_string())),
+            });
     }
 
     /// Make every inbox POST take `delay` to answer (to observe concurrency).
-    pub fn set_delay(&self, delay: std::time::Duration) {
-        self.lock().delay = delay;
+    pub fn set_delay(&self, delay: Duration) {
+        self.shared.lock().delay = delay;
     }
 
     /// The most inbox POSTs the sink was answering at the same time.
     pub fn max_in_flight(&self) -> usize {
-        self.lock().max_in_flight
+        self.shared.lock().max_in_flight
     }
 
     /// Everything received so far.
     pub fn received(&self) -> Vec<Received> {
-        self.lock().received.clone()
+        self.shared.lock().received.clone()
+    }
+
+    /// How many POSTs were received so far (cheap enough to poll).
+    pub fn received_count(&self) -> usize {
+        self.shared.lock().received.len()
+    }
+
+    /// The POSTs received after the first `start`.
+    pub fn received_from(&self, start: usize) -> Vec<Received> {
+        let state = self.shared.lock();
+        state.received.get(start..).unwrap_or_default().to_vec()
     }
 
     /// Make actor `name` follow `shop` (its id) on `node_inbox`; returns the status.
@@ -130,10 +233,8 @@ impl Sink {
         shop: &str,
         node_inbox: &str,
     ) -> u16 {
-        let (private, actor) = {
-            let state = self.lock();
-            (state.private_key.clone(), self.actor_id(name))
-        };
+        let private = self.shared.lock().private_key.clone();
+        let actor = self.actor_id(name);
         let follow = json!({
             "@context": "https://www.w3.org/ns/activitystreams",
             "id": format!("{actor}/follows/{}", uuid::Uuid::new_v4()),
@@ -143,108 +244,104 @@ impl Sink {
             .send(client)
             .await
     }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, SinkState> {
-        self.state.lock().expect("sink lock")
-    }
 }
 
 /// Actors named `shared*` advertise the shared inbox; the others have only their own inbox.
-async fn actor(
-    State(state): State<Arc<Mutex<SinkState>>>,
-    Path(name): Path<String>,
-) -> impl IntoResponse {
-    let Ok(state) = state.lock() else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+async fn actor(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    let (base, public_key) = {
+        let state = shared.lock();
+        (state.base.clone(), state.public_key.clone())
     };
-    let id = format!("{}/users/{name}", state.base);
+    let id = format!("{base}/users/{name}");
     let mut doc = json!({
         "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
         "type": "Person", "id": id, "preferredUsername": name, "inbox": format!("{id}/inbox"),
-        "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": state.public_key},
+        "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": public_key},
     });
     if name.starts_with("shared") {
-        doc["endpoints"] = json!({"sharedInbox": format!("{}/inbox", state.base)});
+        doc["endpoints"] = json!({"sharedInbox": format!("{base}/inbox")});
     }
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/activity+json",
-        )],
+        [(header::CONTENT_TYPE, "application/activity+json")],
         axum::Json(doc),
     )
         .into_response()
 }
 
 async fn inbox_personal(
-    State(state): State<Arc<Mutex<SinkState>>>,
+    State(shared): State<Arc<Shared>>,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
-    slowly(&state, format!("/users/{name}/inbox"), &headers, &body).await
+) -> Response {
+    receive(&shared, format!("/users/{name}/inbox"), &headers, &body).await
 }
 
 async fn inbox_shared(
-    State(state): State<Arc<Mutex<SinkState>>>,
+    State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
-    slowly(&state, "/inbox".to_string(), &headers, &body).await
+) -> Response {
+    receive(&shared, "/inbox".to_string(), &headers, &body).await
 }
 
-/// Count the POST as in flight for the configured delay, then answer it.
-async fn slowly(
-    state: &Mutex<SinkState>,
-    path: String,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> StatusCode {
-    let delay = match state.lock() {
-        Ok(mut s) => {
-            s.in_flight += 1;
-            s.max_in_flight = s.max_in_flight.max(s.in_flight);
-            s.delay
-        }
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR,
+/// Count the POST as in flight for the configured delay, verify it (without holding the
+/// state's lock), then record it and answer as scripted.
+async fn receive(shared: &Shared, path: String, headers: &HeaderMap, body: &[u8]) -> Response {
+    let delay = {
+        let mut state = shared.lock();
+        state.in_flight += 1;
+        state.max_in_flight = state.max_in_flight.max(state.in_flight);
+        state.delay
     };
-    tokio::time::sleep(delay).await;
-    if let Ok(mut s) = state.lock() {
-        s.in_flight -= 1;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
-    receive(state, path, headers, body)
-}
-
-fn receive(state: &Mutex<SinkState>, path: String, headers: &HeaderMap, body: &[u8]) -> StatusCode {
-    let Ok(mut state) = state.lock() else {
-        return StatusCode::INTERNAL_SERVER_ERROR;
-    };
+    let signature_valid = check_signature(shared, &path, headers, body);
     let activity: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let signature_valid = check_signature(&state.keys, &path, headers, body);
-    let status = state
-        .script
-        .get_mut(&path)
-        .and_then(VecDeque::pop_front)
-        .unwrap_or(202);
-    state.received.push(Received {
-        path,
-        activity_id: activity["id"].as_str().unwrap_or_default().to_string(),
-        kind: activity["type"].as_str().unwrap_or_default().to_string(),
-        status,
-        signature_valid,
-        at: Instant::now(),
-    });
-    StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED)
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let answer = {
+        let mut state = shared.lock();
+        state.in_flight -= 1;
+        let answer = state
+            .script
+            .get_mut(&path)
+            .and_then(VecDeque::pop_front)
+            .unwrap_or(Scripted {
+                status: 202,
+                header: None,
+            });
+        state.received.push(Received {
+            path,
+            host,
+            activity_id: activity["id"].as_str().unwrap_or_default().to_string(),
+            kind: activity["type"].as_str().unwrap_or_default().to_string(),
+            status: answer.status,
+            signature_valid,
+            at: Instant::now(),
+        });
+        answer
+    };
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::ACCEPTED);
+    let mut response = status.into_response();
+    if let Some((name, value)) = answer.header
+        && let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        )
+    {
+        response.headers_mut().insert(name, value);
+    }
+    response
 }
 
 /// Draft-cavage verification: rebuild the signing string from the listed headers, check the
 /// digest against the body, verify with the trusted key for `keyId`.
-fn check_signature(
-    keys: &HashMap<String, String>,
-    path: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> bool {
+fn check_signature(shared: &Shared, path: &str, headers: &HeaderMap, body: &[u8]) -> bool {
     let get = |name: &str| {
         headers
             .get(name)
@@ -265,7 +362,13 @@ fn check_signature(
     else {
         return false;
     };
-    let Some(key) = keys.get(&key_id) else {
+    let key = shared
+        .keys
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key_id)
+        .cloned();
+    let Some(key) = key else {
         return false;
     };
     let digest = format!(
@@ -286,5 +389,8 @@ fn check_signature(
     let Ok(signature) = base64::engine::general_purpose::STANDARD.decode(signature) else {
         return false;
     };
-    verify(key, &signing_string, &signature)
+    let Ok(signature) = Signature::try_from(signature.as_slice()) else {
+        return false;
+    };
+    key.verify(signing_string.as_bytes(), &signature).is_ok()
 }
