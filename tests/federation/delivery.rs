@@ -550,3 +550,63 @@ async fn listing_id(node: &TestNode) -> String {
         .unwrap();
     page["items"][0]["id"].as_str().unwrap().to_string()
 }
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_a_429_does_not_count_against_the_host() {
+    use market::{entities::delivery_host, service::deliveries};
+    use sea_orm::EntityTrait;
+    let (node, sink, ana) = node_with_follower(harness::Storage::Default).await;
+    let in_two_hours = httpdate::fmt_http_date(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(7200),
+    );
+    sink.script_with_header("/inbox", 429, ("retry-after", "3600"));
+    sink.script_with_header("/inbox", 503, ("retry-after", &in_two_hours));
+    sink.script_with_header("/inbox", 429, ("retry-after", "1"));
+    node.create_listing(&ana, "pottery", &sample_listing())
+        .await;
+    let mut delays = Vec::new();
+    let mut activity_id = String::new();
+    for _ in 0..3 {
+        deliveries::retry_now(&node.ctx, None).await.unwrap();
+        node.deliver_pending().await;
+        activity_id = creates(&sink)[0].activity_id.clone();
+        let row = only_delivery(&node, &activity_id).await;
+        assert_eq!(row.state, "pending");
+        delays.push((row.next_attempt_at - row.updated_at).num_seconds());
+    }
+    let [after_429, after_503, after_short] = delays[..] else {
+        panic!("{delays:?}")
+    };
+    assert!(
+        (3595..=3600).contains(&after_429),
+        "Retry-After in seconds: {delays:?}"
+    );
+    assert!(
+        (7190..=7200).contains(&after_503),
+        "Retry-After as a date: {delays:?}"
+    );
+    assert_eq!(
+        after_short,
+        deliveries::backoff(3).num_seconds(),
+        "never sooner than our own backoff: {delays:?}"
+    );
+    // Only the 503 counted against the host; a 429 means it is up.
+    let host = sink.base.trim_start_matches("http://").to_string();
+    let tracked = delivery_host::Entity::find_by_id(host)
+        .one(&node.ctx.db)
+        .await
+        .unwrap();
+    assert!(
+        tracked.is_none(),
+        "the last answer, a 429, shows the host is up: {tracked:?}"
+    );
+
+    deliveries::retry_now(&node.ctx, None).await.unwrap();
+    node.deliver_pending().await;
+    assert_eq!(only_delivery(&node, &activity_id).await.state, "done");
+    assert_eq!(
+        creates(&sink).iter().map(|r| r.status).collect::<Vec<_>>(),
+        [429, 503, 429, 202]
+    );
+    node.shutdown().await;
+}
