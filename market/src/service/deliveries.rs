@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend,
     DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
-    sea_query::{Expr, LockBehavior, LockType},
+    sea_query::{Expr, LockBehavior, LockType, OnConflict},
 };
 
 use crate::{
@@ -64,34 +64,36 @@ pub async fn enqueue(
     }
     let txn = db::begin_write(&ctx.db).await?;
     let now = Utc::now();
-    let existing = outbox_activity::Entity::find()
+    // Two processes may turn the same event into its activity at once: the second waits for the
+    // first's row (the unique index) and then adds only the inboxes it lacks.
+    outbox_activity::Entity::insert(outbox_activity::ActiveModel {
+        activity_id: Set(activity_id.to_string()),
+        actor_id: Set(actor_id.to_string()),
+        body: Set(body.to_string()),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::column(outbox_activity::Column::ActivityId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    let activity = outbox_activity::Entity::find()
         .filter(outbox_activity::Column::ActivityId.eq(activity_id))
         .one(&txn)
-        .await?;
-    let (activity, known): (_, BTreeSet<String>) = match existing {
-        Some(activity) => {
-            let known = delivery::Entity::find()
-                .filter(delivery::Column::OutboxActivityId.eq(activity.id))
-                .all(&txn)
-                .await?
-                .into_iter()
-                .map(|d| d.inbox)
-                .collect();
-            (activity, known)
-        }
-        None => {
-            let activity = outbox_activity::ActiveModel {
-                activity_id: Set(activity_id.to_string()),
-                actor_id: Set(actor_id.to_string()),
-                body: Set(body.to_string()),
-                created_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
-            (activity, BTreeSet::new())
-        }
-    };
+        .await?
+        .ok_or_else(|| Error::not_found("the activity just stored"))?;
+    let known: BTreeSet<String> = delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::Inbox)
+        .filter(delivery::Column::OutboxActivityId.eq(activity.id))
+        .into_tuple::<String>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .collect();
     let new_rows: Vec<delivery::ActiveModel> = rows
         .into_iter()
         .filter(|(inbox, _)| !known.contains(inbox))
