@@ -49,6 +49,12 @@ pub const CONCURRENCY: usize = 64;
 const RECORD_BATCH: usize = 64;
 const RECORD_EVERY: Duration = Duration::from_millis(250);
 
+/// This process's id in the queue's leases (`deliveries::heartbeat`).
+fn worker_id() -> &'static str {
+    static ID: LazyLock<String> = LazyLock::new(|| uuid::Uuid::new_v4().to_string());
+    &ID
+}
+
 /// Wakes the worker when something is queued, so it need not wait for its next tick.
 static WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
 
@@ -179,7 +185,7 @@ async fn run(
         let mut claimed_any = false;
         if !stopping && in_flight.len() <= CONCURRENCY / 2 {
             let want = (CONCURRENCY - in_flight.len()) as u64;
-            let claimed = deliveries::claim_due(data, want, only).await?;
+            let claimed = deliveries::claim_due(data, worker_id(), want, only).await?;
             claimed_any = !claimed.is_empty();
             attempted += claimed.len();
             for (row, activity) in claimed {
@@ -297,9 +303,36 @@ pub fn spawn_worker(
     interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
+    let beating = config.to_request_data();
+    let mut beat_stop = stop.clone();
+    let heartbeat = tokio::spawn(async move {
+        // Say we are alive while we hold leases; a killed process stops beating and its leases
+        // are void after `deliveries::DEAD_AFTER` instead of running their two minutes.
+        let every = deliveries::HEARTBEAT
+            .to_std()
+            .unwrap_or(Duration::from_secs(3));
+        loop {
+            if let Err(e) = deliveries::heartbeat(&beating, worker_id()).await {
+                tracing::warn!(error = %e, "delivery worker heartbeat failed");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                changed = beat_stop.changed() => {
+                    if changed.is_err() || *beat_stop.borrow() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
     tokio::spawn(async move {
         loop {
             if *stop.borrow() {
+                heartbeat.abort();
+                let data = config.to_request_data();
+                if let Err(e) = deliveries::retire(&data, worker_id()).await {
+                    tracing::warn!(error = %e, "could not retire the delivery worker");
+                }
                 return;
             }
             let data = config.to_request_data();
@@ -311,6 +344,7 @@ pub fn spawn_worker(
                 () = WAKE.notified() => {}
                 changed = stop.changed() => {
                     if changed.is_err() {
+                        heartbeat.abort();
                         return;
                     }
                 }

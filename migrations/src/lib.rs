@@ -11,7 +11,7 @@ mod m20261122_000002_create_shops;
 mod m20261122_000003_create_listings;
 mod m20261122_000004_create_federation;
 mod m20261122_000005_create_deliveries;
-mod m20261122_000006_create_delivery_hosts;
+mod m20261122_000006_create_delivery_hosts_and_workers;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -25,7 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_listings::Migration),
             Box::new(m20261122_000004_create_federation::Migration),
             Box::new(m20261122_000005_create_deliveries::Migration),
-            Box::new(m20261122_000006_create_delivery_hosts::Migration),
+            Box::new(m20261122_000006_create_delivery_hosts_and_workers::Migration),
         ]
     }
 }

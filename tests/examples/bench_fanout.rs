@@ -324,7 +324,7 @@ async fn node_steps_alone(setup: &Setup, shop_id: i32) -> anyhow::Result<[Durati
         times[1].push(started.elapsed());
         let started = Instant::now();
         let batch = federation::outbox::CONCURRENCY as u64;
-        deliveries::claim_due(&ctx, batch, Some(&ids)).await?;
+        deliveries::claim_due(&ctx, "bench", batch, Some(&ids)).await?;
         times[2].push(started.elapsed());
     }
     ctx.db.close().await?;

@@ -20,7 +20,7 @@ use chrono::Utc;
 use market::entities::{delivery, outbox_activity};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, sea_query::Expr,
+    QueryOrder,
 };
 use serde_json::{Value, json};
 
@@ -372,20 +372,6 @@ pub async fn deliveries_of(db: &DatabaseConnection, activity_id: &str) -> Vec<de
 /// Whether a row is held by a worker now (pending, with a lease that has not run out).
 pub fn leased(row: &delivery::Model) -> bool {
     row.state == delivery::STATE_PENDING && row.locked_until.is_some_and(|t| t > Utc::now())
-}
-
-/// Let the leases on rows `ids` run out now, as they would two minutes after their worker died.
-pub async fn expire_leases(db: &DatabaseConnection, ids: &[i32]) {
-    delivery::Entity::update_many()
-        .col_expr(
-            delivery::Column::LockedUntil,
-            Expr::value(Some(Utc::now() - chrono::Duration::seconds(1))),
-        )
-        .filter(delivery::Column::Id.is_in(ids.iter().copied()))
-        .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
-        .exec(db)
-        .await
-        .expect("expire leases");
 }
 
 /// Wait until the sink has received nothing new for `quiet` (answers in flight when a sender

@@ -13,7 +13,7 @@ use sea_orm::{
 
 use crate::{
     Context, Error, Result, db,
-    entities::{delivery, delivery_host, outbox_activity},
+    entities::{delivery, delivery_host, delivery_worker, outbox_activity},
 };
 
 /// How long a worker holds a claimed delivery before another may take it: longer than one
@@ -27,6 +27,40 @@ pub const PER_HOST: usize = 4;
 pub const UNAVAILABLE_AFTER_DAYS: i32 = 3;
 /// How often one delivery is tried on an unavailable host, to see whether it is back.
 pub const PROBE_INTERVAL: Duration = Duration::hours(6);
+/// How often a running worker says it is alive.
+pub const HEARTBEAT: Duration = Duration::seconds(3);
+/// A worker silent for this long is dead (killed): its leases are void at once.
+pub const DEAD_AFTER: Duration = Duration::seconds(15);
+
+/// Say that `worker` is alive (and forget workers silent for a day).
+pub async fn heartbeat(ctx: &Context, worker: &str) -> Result<()> {
+    let now = Utc::now();
+    delivery_worker::Entity::insert(delivery_worker::ActiveModel {
+        id: Set(worker.to_string()),
+        started_at: Set(now),
+        heartbeat_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(delivery_worker::Column::Id)
+            .update_column(delivery_worker::Column::HeartbeatAt)
+            .to_owned(),
+    )
+    .exec_without_returning(&ctx.db)
+    .await?;
+    delivery_worker::Entity::delete_many()
+        .filter(delivery_worker::Column::HeartbeatAt.lt(now - Duration::days(1)))
+        .exec(&ctx.db)
+        .await?;
+    Ok(())
+}
+
+/// `worker` stopped cleanly.
+pub async fn retire(ctx: &Context, worker: &str) -> Result<()> {
+    delivery_worker::Entity::delete_by_id(worker.to_string())
+        .exec(&ctx.db)
+        .await?;
+    Ok(())
+}
 
 /// Delay before attempt `attempts + 1`: 30 s, doubling, at most 12 h.
 pub fn backoff(attempts: i32) -> Duration {
@@ -105,6 +139,7 @@ pub async fn enqueue(
             attempts: Set(0),
             next_attempt_at: Set(now),
             locked_until: Set(None),
+            locked_by: Set(None),
             last_error: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
@@ -137,12 +172,18 @@ pub type Claimed = (delivery::Model, outbox_activity::Model);
 const CLAIM_LOCK: i64 = 0x7469_616e_6775_6973;
 
 /// Claim up to `limit` due deliveries (all due ones, or only `only` ids), leasing them to this
-/// worker. At most [`PER_HOST`] deliveries per host are leased at once (counting those other
+/// `worker` for [`LEASE`], or until the worker stops beating for [`DEAD_AFTER`] (killed), whichever
+/// is first. At most [`PER_HOST`] deliveries per host are leased at once (counting those other
 /// workers hold); deliveries to unavailable hosts wait, except one per host every
 /// [`PROBE_INTERVAL`]. On PostgreSQL claims take an advisory lock and rows are read
 /// `FOR UPDATE SKIP LOCKED`, so several processes never claim the same row; SQLite has one
 /// writer at a time anyway.
-pub async fn claim_due(ctx: &Context, limit: u64, only: Option<&[i32]>) -> Result<Vec<Claimed>> {
+pub async fn claim_due(
+    ctx: &Context,
+    worker: &str,
+    limit: u64,
+    only: Option<&[i32]>,
+) -> Result<Vec<Claimed>> {
     let now = Utc::now();
     let postgres = ctx.db.get_database_backend() == DatabaseBackend::Postgres;
     let txn = db::begin_write(&ctx.db).await?;
@@ -168,12 +209,32 @@ pub async fn claim_due(ctx: &Context, limit: u64, only: Option<&[i32]>) -> Resul
         .filter(|h| h.next_probe_at.is_none_or(|at| at <= now))
         .map(|h| h.host)
         .collect();
+    // Leases held by workers that stopped beating are void.
+    let dead: Vec<String> = delivery_worker::Entity::find()
+        .filter(delivery_worker::Column::HeartbeatAt.lt(now - DEAD_AFTER))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|w| w.id)
+        .collect();
+    let mut live_lease = Condition::all().add(delivery::Column::LockedUntil.gt(now));
+    let mut free = Condition::any()
+        .add(delivery::Column::LockedUntil.is_null())
+        .add(delivery::Column::LockedUntil.lt(now));
+    if !dead.is_empty() {
+        live_lease = live_lease.add(
+            Condition::any()
+                .add(delivery::Column::LockedBy.is_null())
+                .add(delivery::Column::LockedBy.is_not_in(dead.clone())),
+        );
+        free = free.add(delivery::Column::LockedBy.is_in(dead));
+    }
     let mut busy: HashMap<String, usize> = delivery::Entity::find()
         .select_only()
         .column(delivery::Column::Host)
         .column_as(delivery::Column::Id.count(), "n")
         .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
-        .filter(delivery::Column::LockedUntil.gt(now))
+        .filter(live_lease)
         .group_by(delivery::Column::Host)
         .into_tuple::<(String, i64)>()
         .all(&txn)
@@ -184,11 +245,7 @@ pub async fn claim_due(ctx: &Context, limit: u64, only: Option<&[i32]>) -> Resul
     let mut query = delivery::Entity::find()
         .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
         .filter(delivery::Column::NextAttemptAt.lte(now))
-        .filter(
-            Condition::any()
-                .add(delivery::Column::LockedUntil.is_null())
-                .add(delivery::Column::LockedUntil.lt(now)),
-        )
+        .filter(free)
         .order_by_asc(delivery::Column::NextAttemptAt)
         .order_by_asc(delivery::Column::Id)
         // Rows beyond a host's cap are skipped below, so read more than we lease.
@@ -238,6 +295,7 @@ pub async fn claim_due(ctx: &Context, limit: u64, only: Option<&[i32]>) -> Resul
     let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
     delivery::Entity::update_many()
         .col_expr(delivery::Column::LockedUntil, Expr::value(now + LEASE))
+        .col_expr(delivery::Column::LockedBy, Expr::value(worker))
         .filter(delivery::Column::Id.is_in(ids))
         .exec(&txn)
         .await?;
@@ -255,6 +313,7 @@ pub async fn claim_due(ctx: &Context, limit: u64, only: Option<&[i32]>) -> Resul
                 .find(|a| a.id == row.outbox_activity_id)?
                 .clone();
             row.locked_until = Some(now + LEASE);
+            row.locked_by = Some(worker.to_string());
             Some((row, activity))
         })
         .collect())
@@ -345,6 +404,7 @@ pub async fn record(ctx: &Context, outcomes: Vec<(delivery::Model, Attempted)>) 
             attempts: Set(attempts),
             next_attempt_at: Set(now + delay),
             locked_until: Set(None),
+            locked_by: Set(None),
             last_error: Set(Some(truncate(&error))),
             updated_at: Set(now),
             ..Default::default()
@@ -358,6 +418,10 @@ pub async fn record(ctx: &Context, outcomes: Vec<(delivery::Model, Attempted)>) 
             .col_expr(
                 delivery::Column::LockedUntil,
                 Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(
+                delivery::Column::LockedBy,
+                Expr::value(Option::<String>::None),
             )
             .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
             .filter(delivery::Column::Id.is_in(delivered))
@@ -389,6 +453,7 @@ async fn finish(
         state: Set(state.to_string()),
         attempts: Set(row.attempts + 1),
         locked_until: Set(None),
+        locked_by: Set(None),
         last_error: Set(Some(truncate(&error))),
         updated_at: Set(now),
         ..Default::default()
