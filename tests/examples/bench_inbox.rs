@@ -1,18 +1,21 @@
 //! Inbox benchmark: signed activities posted concurrently to one node; prints accepted
 //! activities per second, latency percentiles, the time to verify the same signatures alone
-//! (measured in the same run), their ratio, and the process's peak memory.
+//! (measured in the same run), their ratio, and the node's CPU seconds and peak memory.
 //!
-//! `cargo run --release -p tianguis-tests --example bench_inbox -- [ACTIVITIES] [CONCURRENCY]`
-//! (defaults 2000 and 32). The node, the signing peer and the client share this process; the
-//! requests are all signed before the clock starts, so only the node's work is timed.
+//! `cargo build --release -p tianguis && cargo run --release -p tianguis-tests --example
+//! bench_inbox -- [ACTIVITIES] [CONCURRENCY]` (defaults 2000 and 32). The node is the release
+//! `tianguis` binary in its own process, on a SQLite file (or a fresh PostgreSQL database on the
+//! server `TEST_DATABASE_URL` names), with `federation.debug` on so it may fetch the signing
+//! peer's actor over loopback http. The peer and the client run in this process; the requests
+//! are all signed before the clock starts, so only the node's work is timed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{sync::Arc, time::Instant};
+use std::{path::PathBuf, sync::Arc, time::Instant};
 
 use harness::{
-    TestNode,
     peer::Peer,
+    process::Site,
     signing::{SignedPost, verify},
 };
 use serde_json::json;
@@ -23,11 +26,26 @@ async fn main() {
     let activities: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2000);
     let concurrency: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(32);
 
-    let node = TestNode::spawn().await;
+    // target/release/examples/bench_inbox → target/release/tianguis
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("tianguis")))
+        .unwrap_or_else(|| PathBuf::from("target/release/tianguis"));
+    if !binary.is_file() {
+        eprintln!(
+            "{} not found: run `cargo build --release -p tianguis` first",
+            binary.display()
+        );
+        std::process::exit(2);
+    }
+    let site = Site::new(&binary.to_string_lossy()).await;
+    site.shop("ana", "pottery");
+    let mut node = site.serve("warn").await;
+    let pid = node.pid().to_string();
     let peer = Peer::spawn().await;
-    let ana = node.member("ana").await;
-    node.create_shop(&ana, "pottery", "Pottery").await;
-    let inbox = node.url("/inbox");
+    let base = format!("http://{}", site.domain());
+    let url = |path: &str| format!("{base}{path}");
+    let inbox = url("/inbox");
     let (key_id, key) = (peer.alice_key_id(), peer.alice_private_key());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -36,7 +54,7 @@ async fn main() {
 
     // Warm up: the node fetches Alice's actor once and caches it.
     let warm = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/warm", peer.base),
-                      "type": "Like", "actor": peer.alice_id(), "object": node.url("/shops/pottery")});
+                      "type": "Like", "actor": peer.alice_id(), "object": url("/shops/pottery")});
     assert_eq!(
         SignedPost::new(&inbox, &warm, &key_id, &key)
             .send(&client)
@@ -63,6 +81,7 @@ async fn main() {
     }
 
     let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let cpu_before = cpu_seconds(&pid);
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(activities);
     for request in prepared {
@@ -88,6 +107,7 @@ async fn main() {
         latencies.push(latency);
     }
     let wall = started.elapsed();
+    let node_cpu = cpu_seconds(&pid) - cpu_before;
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
 
@@ -98,14 +118,7 @@ async fn main() {
     }
     let verify_time = verify_started.elapsed();
 
-    let peak_rss = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
+    let peak_rss = status_field(&pid, "VmHWM:");
     println!(
         "inbox benchmark: {activities} signed Create activities, concurrency {concurrency}, {} cores",
         std::thread::available_parallelism()
@@ -133,6 +146,48 @@ async fn main() {
         "ratio:               inbox wall time / raw verification time = {:.2}",
         wall.as_secs_f64() / verify_time.as_secs_f64()
     );
-    println!("peak RSS (node, peer and client in one process): {peak_rss}");
-    node.shutdown().await;
+    println!(
+        "node CPU:            {node_cpu:.2} s during the run ({:.0} µs per activity)",
+        node_cpu * 1e6 / activities as f64
+    );
+    println!(
+        "database:            {}",
+        if site.is_postgres() {
+            "PostgreSQL"
+        } else {
+            "SQLite file"
+        }
+    );
+    println!("peak RSS of the node: {peak_rss}");
+    let (status, _) = node.terminate(std::time::Duration::from_secs(45)).await;
+    assert!(status.success(), "the node exited with {status}");
+    site.remove().await;
+}
+
+/// User plus system CPU seconds of process `pid` so far.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    // CLK_TCK is 100 on Linux.
+    ticks / 100.0
+}
+
+/// A field of /proc/PID/status, e.g. the peak resident set `VmHWM:`.
+fn status_field(pid: &str, field: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
 }

@@ -79,6 +79,11 @@ impl Site {
         }
     }
 
+    /// The node's domain (`localhost:PORT`).
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
     /// Whether the site runs on PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         self.pg.is_some()
