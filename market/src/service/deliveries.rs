@@ -146,11 +146,14 @@ pub async fn enqueue(
             ..Default::default()
         })
         .collect();
-    // Many rows per statement (a fan-out to 500 servers is a handful of statements).
+    // Many rows per statement, but not too many: on PostgreSQL one 500-row INSERT took 47 ms
+    // where five of 100 rows took 5 ms (the cost grows faster than the statement).
     let mut rest = new_rows.into_iter().peekable();
     while rest.peek().is_some() {
-        let chunk: Vec<_> = rest.by_ref().take(500).collect();
-        delivery::Entity::insert_many(chunk).exec(&txn).await?;
+        let chunk: Vec<_> = rest.by_ref().take(100).collect();
+        delivery::Entity::insert_many(chunk)
+            .exec_without_returning(&txn)
+            .await?;
     }
     let ids = delivery::Entity::find()
         .select_only()
@@ -166,6 +169,15 @@ pub async fn enqueue(
 
 /// A claimed delivery with its activity.
 pub type Claimed = (delivery::Model, outbox_activity::Model);
+
+/// Claims and outcomes are bookkeeping whose loss in a crash costs at most a second send of an
+/// activity (at least once, which receivers deduplicate), so on PostgreSQL their commits do not
+/// wait for the disk. Queueing an activity (`enqueue`) always does.
+async fn bookkeeping(txn: &DatabaseTransaction) -> Result<()> {
+    txn.execute_unprepared("SET LOCAL synchronous_commit = off")
+        .await?;
+    Ok(())
+}
 
 /// Key of the PostgreSQL advisory lock that serialises claims across processes, so the per-host
 /// cap holds across them ("tianguis" in ASCII).
@@ -188,6 +200,7 @@ pub async fn claim_due(
     let postgres = ctx.db.get_database_backend() == DatabaseBackend::Postgres;
     let txn = db::begin_write(&ctx.db).await?;
     if postgres {
+        bookkeeping(&txn).await?;
         txn.execute_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
             "SELECT pg_advisory_xact_lock($1)",
@@ -349,6 +362,9 @@ pub async fn record(ctx: &Context, outcomes: Vec<(delivery::Model, Attempted)>) 
     }
     let now = Utc::now();
     let txn = db::begin_write(&ctx.db).await?;
+    if ctx.db.get_database_backend() == DatabaseBackend::Postgres {
+        bookkeeping(&txn).await?;
+    }
     let mut delivered = Vec::new();
     let mut up_hosts = BTreeSet::new();
     let mut down_hosts = BTreeSet::new();
