@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait, Set, sea_query::OnConflict,
+    QuerySelect, RelationTrait, Set,
+    sea_query::{Expr, Func, OnConflict},
 };
 
 use crate::{
@@ -232,21 +233,25 @@ pub async fn count_followers(ctx: &Context, shop_id: i32) -> Result<u64> {
 /// The inboxes a shop's activities go to: each follower's shared inbox if it has one, else its
 /// own inbox, each once (2,000 followers on one server cost one delivery).
 pub async fn follower_inboxes(ctx: &Context, shop_id: i32) -> Result<Vec<String>> {
-    // Only the two columns: a shop may have tens of thousands of followers.
-    let rows: Vec<(String, Option<String>)> = follow::Entity::find()
+    // The database picks the distinct inboxes: a shop may have tens of thousands of followers
+    // on a few hundred servers.
+    let inboxes: Vec<String> = follow::Entity::find()
         .filter(follow::Column::ShopId.eq(shop_id))
         .filter(follow::Column::State.eq(follow::STATE_ACCEPTED))
         .join(JoinType::InnerJoin, follow::Relation::RemoteActor.def())
         .select_only()
-        .column(remote_actor::Column::Inbox)
-        .column(remote_actor::Column::SharedInbox)
+        .expr_as(
+            Func::coalesce([
+                Expr::col((remote_actor::Entity, remote_actor::Column::SharedInbox)),
+                Expr::col((remote_actor::Entity, remote_actor::Column::Inbox)),
+            ]),
+            "inbox",
+        )
+        .distinct()
         .into_tuple()
         .all(&ctx.db)
         .await?;
-    let inboxes: BTreeSet<String> = rows
-        .into_iter()
-        .map(|(inbox, shared)| shared.unwrap_or(inbox))
-        .collect();
+    let inboxes: BTreeSet<String> = inboxes.into_iter().collect();
     Ok(inboxes.into_iter().collect())
 }
 
