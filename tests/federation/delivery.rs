@@ -49,7 +49,7 @@ async fn followers_on_one_server_cost_one_delivery_and_every_signature_verifies(
 }
 
 /// A node with a shop whose key the sink trusts.
-async fn node_and_sink(storage: harness::Storage) -> (TestNode, Sink, harness::Member) {
+pub(crate) async fn node_and_sink(storage: harness::Storage) -> (TestNode, Sink, harness::Member) {
     let node = TestNode::spawn_with(storage, |_| {}).await;
     let sink = Sink::spawn().await;
     let ana = node.member("ana").await;
@@ -72,7 +72,9 @@ async fn node_and_sink(storage: harness::Storage) -> (TestNode, Sink, harness::M
 }
 
 /// ... and one follower behind the sink's shared inbox.
-async fn node_with_follower(storage: harness::Storage) -> (TestNode, Sink, harness::Member) {
+pub(crate) async fn node_with_follower(
+    storage: harness::Storage,
+) -> (TestNode, Sink, harness::Member) {
     let (node, sink, ana) = node_and_sink(storage).await;
     let shop = node.url("/shops/pottery");
     assert_eq!(
@@ -83,7 +85,7 @@ async fn node_with_follower(storage: harness::Storage) -> (TestNode, Sink, harne
     (node, sink, ana)
 }
 
-fn creates(sink: &Sink) -> Vec<harness::sink::Received> {
+pub(crate) fn creates(sink: &Sink) -> Vec<harness::sink::Received> {
     sink.received()
         .into_iter()
         .filter(|r| r.kind == "Create")
@@ -236,7 +238,10 @@ async fn deliveries_to_one_host_respect_the_per_host_cap() {
 
 /// The one delivery of the activity the sink received first (a shop with one shared-inbox
 /// follower).
-async fn only_delivery(node: &TestNode, activity_id: &str) -> market::entities::delivery::Model {
+pub(crate) async fn only_delivery(
+    node: &TestNode,
+    activity_id: &str,
+) -> market::entities::delivery::Model {
     let rows = market::service::deliveries::of_activity(&node.ctx, activity_id)
         .await
         .unwrap();
@@ -274,187 +279,6 @@ async fn a_401_is_retried_once_then_final() {
     let last = creates(&sink).last().cloned().unwrap();
     assert_eq!(last.status, 202);
     assert_eq!(only_delivery(&node, &last.activity_id).await.state, "done");
-    node.shutdown().await;
-}
-
-#[tokio::test]
-async fn a_host_failing_on_three_days_is_skipped_until_it_answers_again() {
-    use market::{entities::delivery_host, service::deliveries};
-    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
-    let (node, sink, ana) = node_with_follower(harness::Storage::Default).await;
-    let host = sink.base.trim_start_matches("http://").to_string();
-    // It failed yesterday and the day before (replayed); today it fails again.
-    let now = chrono::Utc::now();
-    for days_ago in [2, 1] {
-        deliveries::record_host_failure(&node.ctx, &host, now - chrono::Duration::days(days_ago))
-            .await
-            .unwrap();
-    }
-    let after_two = deliveries::status(&node.ctx).await.unwrap();
-    assert!(
-        after_two.unavailable_hosts.is_empty(),
-        "two days are not enough"
-    );
-    sink.script("/inbox", &[503]);
-    node.create_listing(&ana, "pottery", &sample_listing())
-        .await;
-    node.deliver_pending().await;
-    assert_eq!(creates(&sink).len(), 1);
-    let status = deliveries::status(&node.ctx).await.unwrap();
-    assert_eq!(status.unavailable_hosts.len(), 1, "{status:?}");
-    assert_eq!(status.unavailable_hosts[0].host, host);
-    assert_eq!(status.unavailable_hosts[0].failure_days, 3);
-
-    // Skipped: neither the retry of the first nor a new activity is attempted.
-    deliveries::record(&node.ctx, Vec::new()).await.unwrap();
-    market::entities::delivery::Entity::update_many()
-        .col_expr(
-            market::entities::delivery::Column::NextAttemptAt,
-            sea_orm::sea_query::Expr::value(chrono::Utc::now()),
-        )
-        .exec(&node.ctx.db)
-        .await
-        .unwrap();
-    node.create_listing(&ana, "pottery", &sample_listing())
-        .await;
-    node.deliver_pending().await;
-    assert_eq!(
-        creates(&sink).len(),
-        1,
-        "nothing goes to an unavailable host"
-    );
-    let status = deliveries::status(&node.ctx).await.unwrap();
-    assert_eq!(status.unavailable_hosts[0].pending, 2);
-
-    // The probe: when it is due, one delivery is tried; the host answers, so it is available
-    // again and everything waiting for it goes out in the same pass.
-    delivery_host::ActiveModel {
-        host: Set(host.clone()),
-        next_probe_at: Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1))),
-        ..Default::default()
-    }
-    .update(&node.ctx.db)
-    .await
-    .unwrap();
-    node.deliver_pending().await;
-    let all = creates(&sink);
-    assert_eq!(all.len(), 3, "the probe, then the other one: {all:?}");
-    assert!(
-        all[1..]
-            .iter()
-            .all(|r| r.status == 202 && r.signature_valid)
-    );
-    let status = deliveries::status(&node.ctx).await.unwrap();
-    assert!(
-        status.unavailable_hosts.is_empty() && status.pending == 0,
-        "{status:?}"
-    );
-    assert!(
-        delivery_host::Entity::find_by_id(host.clone())
-            .one(&node.ctx.db)
-            .await
-            .unwrap()
-            .is_none(),
-        "its failures are forgotten"
-    );
-    node.shutdown().await;
-}
-
-/// Make `host` unavailable now, as three days of failures would.
-async fn mark_unavailable(node: &TestNode, host: &str) {
-    use market::service::deliveries;
-    let now = chrono::Utc::now();
-    for days_ago in [2, 1, 0] {
-        deliveries::record_host_failure(&node.ctx, host, now - chrono::Duration::days(days_ago))
-            .await
-            .unwrap();
-    }
-    let status = deliveries::status(&node.ctx).await.unwrap();
-    assert!(
-        status.unavailable_hosts.iter().any(|h| h.host == host),
-        "{status:?}"
-    );
-}
-
-#[tokio::test]
-async fn an_unavailable_host_comes_back_when_an_admin_retries_it_or_it_sends_us_something() {
-    use market::service::deliveries;
-    let (node, sink, ana) = node_with_follower(harness::Storage::Default).await;
-    let host = sink.base.trim_start_matches("http://").to_string();
-    let admin = node.admin("root").await;
-
-    mark_unavailable(&node, &host).await;
-    node.create_listing(&ana, "pottery", &sample_listing())
-        .await;
-    node.deliver_pending().await;
-    assert_eq!(creates(&sink).len(), 0, "skipped while unavailable");
-
-    // The admin API shows it, to admins only, and retrying it brings it back.
-    let refused = node.get("/api/v1/admin/deliveries", Some(&ana.token)).await;
-    assert_eq!(refused.status(), 403);
-    let status: Value = node
-        .get("/api/v1/admin/deliveries", Some(&admin.token))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(status["pending"], 1, "{status}");
-    assert_eq!(
-        status["unavailable_hosts"][0]["host"],
-        host.as_str(),
-        "{status}"
-    );
-    assert_eq!(status["unavailable_hosts"][0]["pending"], 1, "{status}");
-    let bad = node
-        .post_json(
-            "/api/v1/admin/deliveries/retry",
-            Some(&admin.token),
-            &serde_json::json!({"host": "a host/with a path"}),
-        )
-        .await;
-    assert_eq!(bad.status(), 422);
-    let retried: Value = node
-        .post_json(
-            "/api/v1/admin/deliveries/retry",
-            Some(&admin.token),
-            &serde_json::json!({"host": host}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(retried["due"], 1, "{retried}");
-    node.deliver_pending().await;
-    assert_eq!(creates(&sink).len(), 1);
-    assert!(
-        deliveries::status(&node.ctx)
-            .await
-            .unwrap()
-            .unavailable_hosts
-            .is_empty()
-    );
-
-    // Unavailable again; then one of its actors sends us a signed activity: it is up.
-    mark_unavailable(&node, &host).await;
-    node.create_listing(&ana, "pottery", &sample_listing())
-        .await;
-    node.deliver_pending().await;
-    assert_eq!(creates(&sink).len(), 1);
-    let shop = node.url("/shops/pottery");
-    assert_eq!(
-        sink.follow(&node.http, "shared2", &shop, &node.url("/inbox"))
-            .await,
-        202
-    );
-    assert!(
-        deliveries::status(&node.ctx)
-            .await
-            .unwrap()
-            .unavailable_hosts
-            .is_empty()
-    );
-    node.deliver_pending().await;
-    assert_eq!(creates(&sink).len(), 2, "what waited went out");
     node.shutdown().await;
 }
 

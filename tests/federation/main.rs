@@ -5,6 +5,7 @@
 
 mod conformance;
 mod delivery;
+mod delivery_hosts;
 mod follow;
 mod inbox_security;
 mod mastodon_rules;

@@ -16,6 +16,15 @@ use crate::{
     entities::{delivery, delivery_host, delivery_worker, outbox_activity},
 };
 
+mod hosts;
+mod status;
+mod workers;
+
+use hosts::{host_failed, hosts_answered};
+pub use hosts::{host_is_up, record_host_failure};
+pub use status::{FailingHost, QueueStatus, UnavailableHost, pending_summary, status};
+pub use workers::{heartbeat, retire};
+
 /// How long a worker holds a claimed delivery before another may take it: longer than one
 /// attempt can take (30 s timeout), so only a dead worker's rows are taken again.
 pub const LEASE: Duration = Duration::seconds(120);
@@ -31,36 +40,6 @@ pub const PROBE_INTERVAL: Duration = Duration::hours(6);
 pub const HEARTBEAT: Duration = Duration::seconds(3);
 /// A worker silent for this long is dead (killed): its leases are void at once.
 pub const DEAD_AFTER: Duration = Duration::seconds(15);
-
-/// Say that `worker` is alive (and forget workers silent for a day).
-pub async fn heartbeat(ctx: &Context, worker: &str) -> Result<()> {
-    let now = Utc::now();
-    delivery_worker::Entity::insert(delivery_worker::ActiveModel {
-        id: Set(worker.to_string()),
-        started_at: Set(now),
-        heartbeat_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::column(delivery_worker::Column::Id)
-            .update_column(delivery_worker::Column::HeartbeatAt)
-            .to_owned(),
-    )
-    .exec_without_returning(&ctx.db)
-    .await?;
-    delivery_worker::Entity::delete_many()
-        .filter(delivery_worker::Column::HeartbeatAt.lt(now - Duration::days(1)))
-        .exec(&ctx.db)
-        .await?;
-    Ok(())
-}
-
-/// `worker` stopped cleanly.
-pub async fn retire(ctx: &Context, worker: &str) -> Result<()> {
-    delivery_worker::Entity::delete_by_id(worker.to_string())
-        .exec(&ctx.db)
-        .await?;
-    Ok(())
-}
 
 /// Delay before attempt `attempts + 1`: 30 s, doubling, at most 12 h.
 pub fn backoff(attempts: i32) -> Duration {
@@ -479,103 +458,6 @@ async fn finish(
     Ok(())
 }
 
-/// These hosts answered: forget their failures and, if they were unavailable, make everything
-/// waiting for them due now.
-async fn hosts_answered<C: ConnectionTrait>(
-    conn: &C,
-    hosts: &[String],
-    now: DateTime<Utc>,
-) -> Result<()> {
-    if hosts.is_empty() {
-        return Ok(());
-    }
-    let known: Vec<delivery_host::Model> = delivery_host::Entity::find()
-        .filter(delivery_host::Column::Host.is_in(hosts.iter().cloned()))
-        .all(conn)
-        .await?;
-    if known.is_empty() {
-        return Ok(());
-    }
-    let was_unavailable: Vec<String> = known
-        .iter()
-        .filter(|h| h.unavailable_since.is_some())
-        .map(|h| h.host.clone())
-        .collect();
-    delivery_host::Entity::delete_many()
-        .filter(delivery_host::Column::Host.is_in(known.into_iter().map(|h| h.host)))
-        .exec(conn)
-        .await?;
-    if !was_unavailable.is_empty() {
-        delivery::Entity::update_many()
-            .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))
-            .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
-            .filter(delivery::Column::Host.is_in(was_unavailable))
-            .exec(conn)
-            .await?;
-    }
-    Ok(())
-}
-
-/// A failed attempt on `host`: count a new day of failures, and mark the host unavailable once
-/// it has failed on [`UNAVAILABLE_AFTER_DAYS`] separate days.
-async fn host_failed(txn: &DatabaseTransaction, host: &str, now: DateTime<Utc>) -> Result<()> {
-    let known = delivery_host::Entity::find_by_id(host.to_string())
-        .one(txn)
-        .await?;
-    let Some(known) = known else {
-        delivery_host::ActiveModel {
-            host: Set(host.to_string()),
-            failure_days: Set(1),
-            last_failure_at: Set(now),
-            unavailable_since: Set(None),
-            next_probe_at: Set(None),
-        }
-        .insert(txn)
-        .await?;
-        return Ok(());
-    };
-    let new_day = known.last_failure_at.date_naive() != now.date_naive();
-    let failure_days = known.failure_days + i32::from(new_day);
-    let mut row = delivery_host::ActiveModel {
-        host: Set(known.host.clone()),
-        failure_days: Set(failure_days),
-        last_failure_at: Set(now),
-        ..Default::default()
-    };
-    if known.unavailable_since.is_none() && failure_days >= UNAVAILABLE_AFTER_DAYS {
-        tracing::warn!(host, failure_days, "host marked unavailable");
-        row.unavailable_since = Set(Some(now));
-        row.next_probe_at = Set(Some(now + PROBE_INTERVAL));
-    }
-    row.update(txn).await?;
-    Ok(())
-}
-
-/// Record that `host` failed at `at` (the engine does this itself; exposed so an operator tool
-/// or a test can replay a history of failures on earlier days).
-pub async fn record_host_failure(ctx: &Context, host: &str, at: DateTime<Utc>) -> Result<()> {
-    let txn = db::begin_write(&ctx.db).await?;
-    host_failed(&txn, host, at).await?;
-    txn.commit().await?;
-    Ok(())
-}
-
-/// `host` sent us a verified activity: it is up. If it was marked unavailable, its deliveries
-/// are due again. Costs one read when the host was not failing. Returns whether it had been
-/// failing.
-pub async fn host_is_up(ctx: &Context, host: &str) -> Result<bool> {
-    let known = delivery_host::Entity::find_by_id(host.to_string())
-        .one(&ctx.db)
-        .await?;
-    if known.is_none() {
-        return Ok(false);
-    }
-    let txn = db::begin_write(&ctx.db).await?;
-    hosts_answered(&txn, &[host.to_string()], Utc::now()).await?;
-    txn.commit().await?;
-    Ok(true)
-}
-
 /// Make every pending delivery (to `host`, or to all hosts) due now, and forget the host's
 /// failures: an unavailable host is available again. Returns how many deliveries are now due.
 pub async fn retry_now(ctx: &Context, host: Option<&str>) -> Result<u64> {
@@ -608,131 +490,6 @@ pub async fn of_activity(ctx: &Context, activity_id: &str) -> Result<Vec<deliver
         .order_by_asc(delivery::Column::Id)
         .all(&ctx.db)
         .await?)
-}
-
-/// The oldest pending delivery's creation time and how many are pending.
-pub async fn pending_summary(ctx: &Context) -> Result<(u64, Option<DateTime<Utc>>)> {
-    use sea_orm::PaginatorTrait;
-    let pending =
-        delivery::Entity::find().filter(delivery::Column::State.eq(delivery::STATE_PENDING));
-    let count = pending.clone().count(&ctx.db).await?;
-    let oldest = pending
-        .order_by_asc(delivery::Column::CreatedAt)
-        .one(&ctx.db)
-        .await?
-        .map(|d| d.created_at);
-    Ok((count, oldest))
-}
-
-/// A host with deliveries that failed at least once and are still being retried.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct FailingHost {
-    /// Host (and port).
-    pub host: String,
-    /// Pending deliveries to it.
-    pub pending: u64,
-    /// The most attempts any of them has had.
-    pub attempts: i32,
-    /// The latest error.
-    pub last_error: Option<String>,
-}
-
-/// The queue at a glance, for `tianguis deliveries status` and the admin API.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct QueueStatus {
-    /// Deliveries waiting (due or not).
-    pub pending: u64,
-    /// When the oldest of them was queued.
-    pub oldest_pending: Option<DateTime<Utc>>,
-    /// Deliveries given up after the last retry.
-    pub failed: u64,
-    /// Deliveries the receiver refused for good (a 4xx).
-    pub refused: u64,
-    /// Hosts whose deliveries are failing, worst first.
-    pub failing_hosts: Vec<FailingHost>,
-    /// Hosts marked unavailable: their deliveries wait until they answer again.
-    pub unavailable_hosts: Vec<UnavailableHost>,
-}
-
-/// A host marked unavailable.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct UnavailableHost {
-    /// Host (and port).
-    pub host: String,
-    /// Separate days it failed on.
-    pub failure_days: i32,
-    /// Since when.
-    pub since: DateTime<Utc>,
-    /// When one delivery is next tried, to see whether it is back.
-    pub next_probe_at: Option<DateTime<Utc>>,
-    /// Deliveries waiting for it.
-    pub pending: u64,
-}
-
-/// The queue's depth, oldest pending delivery, and failing hosts.
-pub async fn status(ctx: &Context) -> Result<QueueStatus> {
-    use sea_orm::PaginatorTrait;
-    let (pending, oldest_pending) = pending_summary(ctx).await?;
-    let failed = delivery::Entity::find()
-        .filter(delivery::Column::State.eq(delivery::STATE_FAILED))
-        .count(&ctx.db)
-        .await?;
-    let refused = delivery::Entity::find()
-        .filter(delivery::Column::State.eq(delivery::STATE_REFUSED))
-        .count(&ctx.db)
-        .await?;
-    let mut unavailable_hosts = Vec::new();
-    for host in delivery_host::Entity::find()
-        .filter(delivery_host::Column::UnavailableSince.is_not_null())
-        .order_by_asc(delivery_host::Column::Host)
-        .all(&ctx.db)
-        .await?
-    {
-        let waiting = delivery::Entity::find()
-            .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
-            .filter(delivery::Column::Host.eq(host.host.as_str()))
-            .count(&ctx.db)
-            .await?;
-        unavailable_hosts.push(UnavailableHost {
-            since: host.unavailable_since.unwrap_or(host.last_failure_at),
-            host: host.host,
-            failure_days: host.failure_days,
-            next_probe_at: host.next_probe_at,
-            pending: waiting,
-        });
-    }
-    let retrying = delivery::Entity::find()
-        .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
-        .filter(delivery::Column::Attempts.gt(0))
-        .order_by_asc(delivery::Column::UpdatedAt)
-        .limit(10_000)
-        .all(&ctx.db)
-        .await?;
-    let mut hosts: Vec<FailingHost> = Vec::new();
-    for row in retrying {
-        match hosts.iter_mut().find(|h| h.host == row.host) {
-            Some(host) => {
-                host.pending += 1;
-                host.attempts = host.attempts.max(row.attempts);
-                host.last_error = row.last_error.or(host.last_error.take());
-            }
-            None => hosts.push(FailingHost {
-                host: row.host,
-                pending: 1,
-                attempts: row.attempts,
-                last_error: row.last_error,
-            }),
-        }
-    }
-    hosts.sort_by(|a, b| b.attempts.cmp(&a.attempts).then(b.pending.cmp(&a.pending)));
-    Ok(QueueStatus {
-        pending,
-        oldest_pending,
-        failed,
-        refused,
-        failing_hosts: hosts,
-        unavailable_hosts,
-    })
 }
 
 #[cfg(test)]

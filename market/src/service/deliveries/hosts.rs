@@ -1,0 +1,114 @@
+//! Hosts that keep failing: days of failures, marking one unavailable, and bringing it back.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    Set, sea_query::Expr,
+};
+
+use super::{PROBE_INTERVAL, UNAVAILABLE_AFTER_DAYS};
+use crate::{
+    Context, Result, db,
+    entities::{delivery, delivery_host},
+};
+
+/// These hosts answered: forget their failures and, if they were unavailable, make everything
+/// waiting for them due now.
+pub(super) async fn hosts_answered<C: ConnectionTrait>(
+    conn: &C,
+    hosts: &[String],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if hosts.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<delivery_host::Model> = delivery_host::Entity::find()
+        .filter(delivery_host::Column::Host.is_in(hosts.iter().cloned()))
+        .all(conn)
+        .await?;
+    if known.is_empty() {
+        return Ok(());
+    }
+    let was_unavailable: Vec<String> = known
+        .iter()
+        .filter(|h| h.unavailable_since.is_some())
+        .map(|h| h.host.clone())
+        .collect();
+    delivery_host::Entity::delete_many()
+        .filter(delivery_host::Column::Host.is_in(known.into_iter().map(|h| h.host)))
+        .exec(conn)
+        .await?;
+    if !was_unavailable.is_empty() {
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))
+            .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
+            .filter(delivery::Column::Host.is_in(was_unavailable))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A failed attempt on `host`: count a new day of failures, and mark the host unavailable once
+/// it has failed on [`UNAVAILABLE_AFTER_DAYS`] separate days.
+pub(super) async fn host_failed(
+    txn: &DatabaseTransaction,
+    host: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let known = delivery_host::Entity::find_by_id(host.to_string())
+        .one(txn)
+        .await?;
+    let Some(known) = known else {
+        delivery_host::ActiveModel {
+            host: Set(host.to_string()),
+            failure_days: Set(1),
+            last_failure_at: Set(now),
+            unavailable_since: Set(None),
+            next_probe_at: Set(None),
+        }
+        .insert(txn)
+        .await?;
+        return Ok(());
+    };
+    let new_day = known.last_failure_at.date_naive() != now.date_naive();
+    let failure_days = known.failure_days + i32::from(new_day);
+    let mut row = delivery_host::ActiveModel {
+        host: Set(known.host.clone()),
+        failure_days: Set(failure_days),
+        last_failure_at: Set(now),
+        ..Default::default()
+    };
+    if known.unavailable_since.is_none() && failure_days >= UNAVAILABLE_AFTER_DAYS {
+        tracing::warn!(host, failure_days, "host marked unavailable");
+        row.unavailable_since = Set(Some(now));
+        row.next_probe_at = Set(Some(now + PROBE_INTERVAL));
+    }
+    row.update(txn).await?;
+    Ok(())
+}
+
+/// Record that `host` failed at `at` (the engine does this itself; exposed so an operator tool
+/// or a test can replay a history of failures on earlier days).
+pub async fn record_host_failure(ctx: &Context, host: &str, at: DateTime<Utc>) -> Result<()> {
+    let txn = db::begin_write(&ctx.db).await?;
+    host_failed(&txn, host, at).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// `host` sent us a verified activity: it is up. If it was marked unavailable, its deliveries
+/// are due again. Costs one read when the host was not failing. Returns whether it had been
+/// failing.
+pub async fn host_is_up(ctx: &Context, host: &str) -> Result<bool> {
+    let known = delivery_host::Entity::find_by_id(host.to_string())
+        .one(&ctx.db)
+        .await?;
+    if known.is_none() {
+        return Ok(false);
+    }
+    let txn = db::begin_write(&ctx.db).await?;
+    hosts_answered(&txn, &[host.to_string()], Utc::now()).await?;
+    txn.commit().await?;
+    Ok(true)
+}
