@@ -30,7 +30,11 @@ use std::{
 use anyhow::{Context as _, bail, ensure};
 use base64::Engine;
 use federation::sender::SigningKey;
-use harness::{sample_listing, sink::Sink};
+use harness::{
+    procfs::{cpu_seconds, peak_rss},
+    sample_listing,
+    sink::Sink,
+};
 use market::{
     entities::{follow, outbox_activity, remote_actor, shop},
     service::{deliveries, followers},
@@ -252,36 +256,6 @@ async fn seed_followers(
     Ok(())
 }
 
-/// utime + stime of process `pid` (or `self`), in seconds.
-fn cpu_seconds(pid: &str, ticks_per_second: f64) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // After the command name (in parentheses, may hold spaces) come fields 3, 4, …; utime and
-    // stime are fields 14 and 15 (proc(5)).
-    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<f64> = rest
-        .split_whitespace()
-        .map(|f| f.parse().unwrap_or(0.0))
-        .collect();
-    (fields.get(11).unwrap_or(&0.0) + fields.get(12).unwrap_or(&0.0)) / ticks_per_second
-}
-
-fn peak_rss(pid: u32) -> String {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .map_or_else(|| "unknown".into(), |v| v.trim().to_string())
-}
-
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
 /// Time one signature per host with the node's signer, on this thread, over signing strings
 /// like the node's (the digest is computed once, as the node does).
 fn signing_bound(key: &SigningKey, hosts: &[String]) -> Duration {
@@ -488,14 +462,13 @@ async fn bench(binary: PathBuf, args: Args, pg_url: Option<&str>) -> anyhow::Res
         .await?;
     let token = login["token"].as_str().context("no token")?.to_string();
 
-    let ticks = clock_ticks();
     let mut tally = Tally::default();
     let mut results: Vec<Run> = Vec::new();
     for run in 1..=runs {
         // The bound first, in the same conditions, on this thread.
         let bound = signing_bound(&signer, &hosts);
         let known: HashSet<String> = tally.creates.keys().cloned().collect();
-        let (node_cpu, bench_cpu) = (cpu_seconds(&pid, ticks), cpu_seconds("self", ticks));
+        let (node_cpu, bench_cpu) = (cpu_seconds(&pid), cpu_seconds("self"));
         let (started, started_at) = (Instant::now(), chrono::Utc::now());
         let created = http
             .post(format!("{}/api/v1/shops/pottery/listings", setup.base))
@@ -512,8 +485,8 @@ async fn bench(binary: PathBuf, args: Args, pg_url: Option<&str>) -> anyhow::Res
         let activity_id = reach_all(&sink, &mut tally, &known, inboxes, started).await;
         let activity_id = activity_id.with_context(|| format!("run {run}"))?;
         let (node_cpu, bench_cpu) = (
-            cpu_seconds(&pid, ticks) - node_cpu,
-            cpu_seconds("self", ticks) - bench_cpu,
+            cpu_seconds(&pid) - node_cpu,
+            cpu_seconds("self") - bench_cpu,
         );
         let (first, last) = tally.span(&activity_id);
         results.push(Run {

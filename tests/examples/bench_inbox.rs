@@ -16,6 +16,7 @@ use std::{path::PathBuf, sync::Arc, time::Instant};
 use harness::{
     peer::Peer,
     process::Site,
+    procfs::{cpu_seconds, peak_rss},
     signing::{SignedPost, verify},
 };
 use serde_json::json;
@@ -118,7 +119,7 @@ async fn main() {
     }
     let verify_time = verify_started.elapsed();
 
-    let peak_rss = status_field(&pid, "VmHWM:");
+    let peak_rss = peak_rss(node.pid());
     println!(
         "inbox benchmark: {activities} signed Create activities, concurrency {concurrency}, {} cores",
         std::thread::available_parallelism()
@@ -162,32 +163,4 @@ async fn main() {
     let (status, _) = node.terminate(std::time::Duration::from_secs(45)).await;
     assert!(status.success(), "the node exited with {status}");
     site.remove().await;
-}
-
-/// User plus system CPU seconds of process `pid` so far.
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks: f64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
-        .sum();
-    // CLK_TCK is 100 on Linux.
-    ticks / 100.0
-}
-
-/// A field of /proc/PID/status, e.g. the peak resident set `VmHWM:`.
-fn status_field(pid: &str, field: &str) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(field))
-                .map(|v| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
 }

@@ -8,6 +8,7 @@
 
 pub mod peer;
 pub mod process;
+pub mod procfs;
 pub mod signing;
 pub mod sink;
 
