@@ -49,6 +49,9 @@ pub const CONCURRENCY: usize = 64;
 const RECORD_BATCH: usize = 64;
 const RECORD_EVERY: Duration = Duration::from_millis(250);
 
+/// How often the worker forgets deliveries finished more than `deliveries::KEEP_FINISHED` ago.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// This process's id in the queue's leases (`deliveries::heartbeat`).
 fn worker_id() -> &'static str {
     static ID: LazyLock<String> = LazyLock::new(|| uuid::Uuid::new_v4().to_string());
@@ -326,7 +329,18 @@ pub fn spawn_worker(
         }
     });
     tokio::spawn(async move {
+        let mut pruned_at: Option<Instant> = None;
         loop {
+            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                pruned_at = Some(Instant::now());
+                let data = config.to_request_data();
+                let before = chrono::Utc::now() - deliveries::KEEP_FINISHED;
+                match deliveries::prune(&data, before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "forgot finished deliveries"),
+                    Err(e) => tracing::warn!(error = %e, "pruning finished deliveries failed"),
+                }
+            }
             if *stop.borrow() {
                 heartbeat.abort();
                 let data = config.to_request_data();

@@ -434,3 +434,46 @@ async fn retry_after_is_honoured_and_a_429_does_not_count_against_the_host() {
     );
     node.shutdown().await;
 }
+
+#[tokio::test]
+async fn finished_deliveries_are_forgotten_after_a_week_pending_ones_never() {
+    use market::service::deliveries;
+    let (node, sink, ana) = node_with_follower(harness::Storage::Default).await;
+    node.create_listing(&ana, "pottery", &sample_listing())
+        .await;
+    node.deliver_pending().await;
+    let delivered = creates(&sink)[0].activity_id.clone();
+    sink.script("/inbox", &[503]);
+    node.update_listing(
+        &ana,
+        &listing_id(&node).await,
+        &serde_json::json!({"stock": 2}),
+    )
+    .await;
+    node.deliver_pending().await;
+    let waiting = sink.received().last().unwrap().activity_id.clone();
+    assert_eq!(only_delivery(&node, &waiting).await.state, "pending");
+
+    // A week from now: the done deliveries (the follower's Accept and the Create) and their
+    // activities go, the pending one stays.
+    let later = chrono::Utc::now() + deliveries::KEEP_FINISHED;
+    assert_eq!(deliveries::prune(&node.ctx, later).await.unwrap(), 2);
+    assert!(
+        deliveries::of_activity(&node.ctx, &delivered)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(only_delivery(&node, &waiting).await.state, "pending");
+    // Today nothing is old enough.
+    assert_eq!(
+        deliveries::prune(&node.ctx, chrono::Utc::now())
+            .await
+            .unwrap(),
+        0
+    );
+    deliveries::retry_now(&node.ctx, None).await.unwrap();
+    node.deliver_pending().await;
+    assert_eq!(only_delivery(&node, &waiting).await.state, "done");
+    node.shutdown().await;
+}

@@ -7,7 +7,8 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+    Statement,
     sea_query::{Expr, LockBehavior, LockType, OnConflict},
 };
 
@@ -474,6 +475,32 @@ pub async fn retry_now(ctx: &Context, host: Option<&str>) -> Result<u64> {
     let due = update.exec(&txn).await?.rows_affected;
     txn.commit().await?;
     Ok(due)
+}
+
+/// How long finished deliveries (done, refused, given up) are kept, for the admin's questions.
+pub const KEEP_FINISHED: Duration = Duration::days(7);
+
+/// Forget deliveries finished before `before`, and stored activities with no delivery left that
+/// were queued before it. Returns how many deliveries were removed.
+pub async fn prune(ctx: &Context, before: DateTime<Utc>) -> Result<u64> {
+    let txn = db::begin_write(&ctx.db).await?;
+    let removed = delivery::Entity::delete_many()
+        .filter(delivery::Column::State.ne(delivery::STATE_PENDING))
+        .filter(delivery::Column::UpdatedAt.lt(before))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let still_used = delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::OutboxActivityId)
+        .into_query();
+    outbox_activity::Entity::delete_many()
+        .filter(outbox_activity::Column::CreatedAt.lt(before))
+        .filter(outbox_activity::Column::Id.not_in_subquery(still_used))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(removed)
 }
 
 /// Deliveries of one activity id, for tests and the admin view.
