@@ -42,6 +42,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/nodeinfo/2.1", get(nodeinfo))
         .route("/actor", get(instance_actor))
         .route("/actor/inbox", post(inbox::receive))
+        .route("/catalog", get(catalog))
         .route("/inbox", post(inbox::receive))
         .route("/shops/{handle}/inbox", post(inbox::receive))
         .route("/shops/{handle}/outbox", get(outbox))
@@ -301,6 +302,73 @@ async fn outbox(
             total_items: found.total,
             next,
             prev,
+            ordered_items: items,
+        },
+        StatusCode::OK,
+    ))
+}
+
+/// Items per page of the catalog feed (peers copy whole catalogs through it).
+const CATALOG_PAGE_SIZE: u64 = 100;
+
+#[derive(Deserialize)]
+struct CatalogQuery {
+    after: Option<String>,
+}
+
+/// The node's catalog feed, linked from the instance actor's `streams`: every listing ever
+/// published, in the order it last changed, oldest change first, each as its `Note` (with the
+/// `Proposal`) or, once withdrawn, as a `Tombstone`. Pages are keyed by a cursor
+/// (`?after=0` is the start; every page with items has a `next`, the first empty one has
+/// none), so a peer can copy the whole catalog, resume an interrupted copy from the last `next`
+/// it saw, and later ask that empty page again for only what changed since.
+async fn catalog(data: Data<Context>, Query(q): Query<CatalogQuery>) -> Result<Response, Error> {
+    let base = data.instance.url("/catalog");
+    let id = Url::parse(&base).map_err(|e| Error::BadRequest(e.to_string()))?;
+    let at = |after: &str| {
+        Url::parse(&format!("{base}?after={after}")).map_err(|e| Error::BadRequest(e.to_string()))
+    };
+    let total = listings::count_all(&data).await?;
+    let Some(after) = q.after else {
+        return Ok(activity_json(
+            OrderedCollection {
+                kind: "OrderedCollection".into(),
+                id,
+                total_items: total,
+                first: Some(at("0")?),
+                last: None,
+            },
+            StatusCode::OK,
+        ));
+    };
+    let cursor = match after.as_str() {
+        "0" => None,
+        text => Some(listings::FeedCursor::decode(text)?),
+    };
+    let views = listings::changed_after(&data, cursor.as_ref(), CATALOG_PAGE_SIZE).await?;
+    let mut items = Vec::with_capacity(views.len());
+    for view in &views {
+        let item = if view.status == "withdrawn" {
+            serde_json::to_value(listing::tombstone(view)?)
+        } else {
+            serde_json::to_value(listing::note(&data.instance, view)?)
+        };
+        items.push(item.map_err(|e| Error::BadRequest(e.to_string()))?);
+    }
+    // Every page with items links the page after it; the first empty page has no `next`. A
+    // peer keeps that page's address and asks it again later for what changed since.
+    let next = match views.last() {
+        Some(last) => Some(at(&listings::FeedCursor::after(last).encode())?),
+        None => None,
+    };
+    Ok(activity_json(
+        OrderedCollectionPage {
+            kind: "OrderedCollectionPage".into(),
+            id: at(&after)?,
+            part_of: id,
+            total_items: total,
+            next,
+            prev: None,
             ordered_items: items,
         },
         StatusCode::OK,

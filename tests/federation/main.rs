@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod catalog;
 mod conformance;
 mod delivery;
 mod delivery_hosts;

@@ -58,6 +58,7 @@ impl ApubInstance {
             },
             public_key: self.public_key(),
             manually_approves_followers: true,
+            streams: vec![parse(self.instance.url("/catalog"))?],
         })
     }
 }

@@ -121,4 +121,7 @@ pub struct InstanceActorJson {
     pub endpoints: Endpoints,
     pub public_key: PublicKey,
     pub manually_approves_followers: bool,
+    /// Supplementary collections (AS2 `streams`): the node's catalog feed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<Url>,
 }

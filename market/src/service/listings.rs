@@ -407,6 +407,87 @@ pub async fn list_listings(
     })
 }
 
+/// A position in the catalog feed: just after the listing `id` changed at `updated_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedCursor {
+    /// When the listing last changed.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// The listing, to order listings changed at the same instant.
+    pub id: String,
+}
+
+impl FeedCursor {
+    /// The cursor just after `view`.
+    pub fn after(view: &ListingView) -> FeedCursor {
+        FeedCursor {
+            updated_at: view.updated_at,
+            id: view.id.clone(),
+        }
+    }
+
+    /// As it appears in a URL: nanoseconds since the epoch (as precise as any database keeps
+    /// the time, so the cursor never falls before its own listing), a dot, the listing id.
+    pub fn encode(&self) -> String {
+        let nanos = self
+            .updated_at
+            .timestamp_nanos_opt()
+            .unwrap_or_else(|| self.updated_at.timestamp_micros().saturating_mul(1000));
+        format!("{nanos}.{}", self.id)
+    }
+
+    /// Read [`FeedCursor::encode`]'s form back.
+    pub fn decode(text: &str) -> Result<FeedCursor> {
+        let invalid = || Error::invalid("after", "a cursor from a catalog page's `next` link");
+        let (nanos, id) = text.split_once('.').ok_or_else(invalid)?;
+        let nanos: i64 = nanos.parse().map_err(|_| invalid())?;
+        let updated_at = chrono::DateTime::from_timestamp_nanos(nanos);
+        if id.is_empty()
+            || id.len() > 64
+            || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(invalid());
+        }
+        Ok(FeedCursor {
+            updated_at,
+            id: id.to_string(),
+        })
+    }
+}
+
+/// Every listing ever published, withdrawn ones too, in the order they last changed, after
+/// `after` (from the start with `None`): the catalog feed peers page through to copy a catalog
+/// and, later, to catch up on what changed.
+pub async fn changed_after(
+    ctx: &Context,
+    after: Option<&FeedCursor>,
+    limit: u64,
+) -> Result<Vec<ListingView>> {
+    let mut query = listing::Entity::find();
+    if let Some(after) = after {
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(listing::Column::UpdatedAt.gt(after.updated_at))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(listing::Column::UpdatedAt.eq(after.updated_at))
+                        .add(listing::Column::Id.gt(after.id.as_str())),
+                ),
+        );
+    }
+    let rows = query
+        .order_by_asc(listing::Column::UpdatedAt)
+        .order_by_asc(listing::Column::Id)
+        .limit(limit)
+        .all(&ctx.db)
+        .await?;
+    views(ctx, rows).await
+}
+
+/// Count every listing ever published, withdrawn ones too (the catalog feed's size).
+pub async fn count_all(ctx: &Context) -> Result<u64> {
+    Ok(listing::Entity::find().count(&ctx.db).await?)
+}
+
 /// Count listings that are on show (not withdrawn).
 pub async fn count_visible(ctx: &Context) -> Result<u64> {
     Ok(listing::Entity::find()
@@ -587,4 +668,24 @@ async fn views(ctx: &Context, rows: Vec<listing::Model>) -> Result<Vec<ListingVi
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod feed_cursor_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::FeedCursor;
+
+    #[test]
+    fn a_cursor_survives_its_url_form_to_the_nanosecond() {
+        let at = chrono::DateTime::from_timestamp(1_763_800_000, 123_456_789).unwrap();
+        let cursor = FeedCursor {
+            updated_at: at,
+            id: "0193f1c2-7b3a-7cc0-9a3e-5d2f1b7c9e01".into(),
+        };
+        assert_eq!(FeedCursor::decode(&cursor.encode()).unwrap(), cursor);
+        for bad in ["", "12", "12.", ".abc", "x.abc", "1.a b", "1.a/b"] {
+            assert!(FeedCursor::decode(bad).is_err(), "{bad:?}");
+        }
+    }
 }
