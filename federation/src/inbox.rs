@@ -48,6 +48,18 @@ pub async fn receive(
     check_date(&headers)?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| Error::BadRequest(format!("malformed JSON: {e}")))?;
+    // A blocked server is refused before anything of it is fetched or checked.
+    let actor_host = value["actor"]
+        .as_str()
+        .or_else(|| value["actor"]["id"].as_str())
+        .and_then(market::service::deliveries::host_of);
+    if let Some(host) = &actor_host
+        && let Some(entry) = market::service::domains::blocked_by(&data, host).await?
+    {
+        return Err(Error::Forbidden(format!(
+            "this node does not federate with {host} (blocked: {entry})"
+        )));
+    }
     if is_unknown_actor_deleting_itself(&data, &value).await? {
         // Mastodon announces account deletions to every server it knows; the actor is gone (410)
         // so its key cannot be fetched. We know nothing of it, so there is nothing to do.
@@ -73,10 +85,7 @@ pub async fn receive(
     received?;
     // The sender's signature verified: its server is up. If we had marked it unavailable, the
     // deliveries waiting for it are due again.
-    let actor = value["actor"]
-        .as_str()
-        .or_else(|| value["actor"]["id"].as_str());
-    if let Some(host) = actor.and_then(market::service::deliveries::host_of)
+    if let Some(host) = actor_host
         && market::service::deliveries::host_is_up(&data, &host).await?
     {
         crate::outbox::wake();

@@ -49,6 +49,37 @@ pub enum Command {
     /// The outgoing delivery queue.
     #[command(subcommand)]
     Deliveries(DeliveriesCommand),
+    /// The domain blocklist: servers this node does not federate with.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+}
+
+/// `tianguis domain …`
+#[derive(Debug, Subcommand)]
+pub enum DomainCommand {
+    /// Block DOMAIN (`example.com` and its subdomains, `*.example.com` its subdomains only) and
+    /// forget its actors, their follows and the deliveries waiting for it.
+    Block {
+        /// The domain.
+        domain: String,
+        /// Why (shown by `list`, exported as the public comment).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Federate with DOMAIN again.
+    Unblock {
+        /// The domain, as `list` shows it.
+        domain: String,
+    },
+    /// Every blocked domain.
+    List,
+    /// Block every `suspend` entry of a Mastodon domain-block CSV file.
+    Import {
+        /// The CSV file.
+        file: std::path::PathBuf,
+    },
+    /// Print the blocklist as a Mastodon domain-block CSV.
+    Export,
 }
 
 /// `tianguis deliveries …`
@@ -246,7 +277,52 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Shop(cmd) => shop(&admin_context(&config).await?, cmd).await,
         Command::Listing(cmd) => listing(&admin_context(&config).await?, cmd).await,
         Command::Deliveries(cmd) => deliveries(&admin_context(&config).await?, cmd).await,
+        Command::Domain(cmd) => domain(&admin_context(&config).await?, cmd).await,
     }
+}
+
+async fn domain(ctx: &Context, cmd: DomainCommand) -> anyhow::Result<()> {
+    use market::service::domains;
+    match cmd {
+        DomainCommand::Block { domain, reason } => {
+            let (domain, purged) = domains::block(ctx, &domain, reason.as_deref()).await?;
+            println!(
+                "blocked {domain}: forgot {} actors (and their follows), refused {} waiting deliveries",
+                purged.actors, purged.deliveries
+            );
+        }
+        DomainCommand::Unblock { domain } => {
+            if domains::unblock(ctx, &domain).await? {
+                println!("unblocked {}", domains::normalize(&domain)?);
+            } else {
+                anyhow::bail!("{domain} is not blocked");
+            }
+        }
+        DomainCommand::List => {
+            for entry in domains::list(ctx).await? {
+                match entry.reason {
+                    Some(reason) => println!("{}\t{reason}", entry.domain),
+                    None => println!("{}", entry.domain),
+                }
+            }
+        }
+        DomainCommand::Import { file } => {
+            let csv = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let imported = domains::import_csv(ctx, &csv).await?;
+            println!(
+                "blocked {} domains, skipped {} (silence or noop); forgot {} actors, refused {} waiting deliveries",
+                imported.blocked,
+                imported.skipped,
+                imported.purged.actors,
+                imported.purged.deliveries
+            );
+        }
+        DomainCommand::Export => {
+            print!("{}", domains::to_csv(&domains::list(ctx).await?));
+        }
+    }
+    Ok(())
 }
 
 /// Logging and the database for an admin command. Admin commands log warnings only, so their

@@ -472,3 +472,65 @@ fn sigterm_and_wait_collect_json(mut child: Child) {
         assert!(parsed.get("level").is_some(), "{line}");
     }
 }
+
+#[tokio::test]
+async fn the_domain_blocklist_round_trips_through_mastodon_csv() {
+    let site = Site::new().await;
+    site.ok(&["migrate"]);
+    let blocked = site.ok(&["domain", "block", "Spam.Example", "--reason", "spam, scams"]);
+    assert!(
+        blocked.starts_with("blocked spam.example: forgot 0 actors"),
+        "{blocked}"
+    );
+    site.ok(&["domain", "block", "*.bad.example"]);
+    assert_eq!(
+        site.ok(&["domain", "list"]),
+        "*.bad.example\nspam.example\tspam, scams\n"
+    );
+    let csv = site.ok(&["domain", "export"]);
+    assert_eq!(
+        csv,
+        "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\n\
+         *.bad.example,suspend,true,true,,false\n\
+         spam.example,suspend,true,true,\"spam, scams\",false\n"
+    );
+
+    // Mastodon's export: suspend entries are blocked, silence ones skipped.
+    let file = site.path().join("blocks.csv");
+    std::fs::write(
+        &file,
+        "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\n\
+         gab.example,suspend,true,true,\"Hate, harassment\",false\n\
+         loud.example,silence,false,false,,false\n",
+    )
+    .unwrap();
+    let imported = site.ok(&["domain", "import", file.to_str().unwrap()]);
+    assert!(
+        imported.starts_with("blocked 1 domains, skipped 1"),
+        "{imported}"
+    );
+    assert!(
+        site.ok(&["domain", "list"])
+            .contains("gab.example\tHate, harassment")
+    );
+
+    // Refusals: one line each, nothing written.
+    assert!(
+        site.fails(&["domain", "block", "https://x.example/path"], "")
+            .contains("domain")
+    );
+    assert!(
+        site.fails(&["domain", "unblock", "never.example"], "")
+            .contains("not blocked")
+    );
+    std::fs::write(&file, "gab2.example,suspend\nnot a domain,suspend\n").unwrap();
+    let refused = site.fails(&["domain", "import", file.to_str().unwrap()], "");
+    assert!(refused.contains("line 2"), "{refused}");
+    assert!(
+        !site.ok(&["domain", "list"]).contains("gab2.example"),
+        "nothing half-imported"
+    );
+    site.ok(&["domain", "unblock", "SPAM.example"]);
+    assert!(!site.ok(&["domain", "list"]).contains("spam.example"));
+    site.cleanup().await;
+}

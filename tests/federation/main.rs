@@ -7,6 +7,7 @@ mod catalog;
 mod conformance;
 mod delivery;
 mod delivery_hosts;
+mod domains;
 mod follow;
 mod inbox_security;
 mod mastodon_rules;

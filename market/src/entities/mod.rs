@@ -4,6 +4,7 @@ pub mod api_token;
 pub mod delivery;
 pub mod delivery_host;
 pub mod delivery_worker;
+pub mod domain_block;
 pub mod federation_event;
 pub mod follow;
 pub mod instance_key;

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod deliveries;
+pub mod domains;
 pub mod followers;
 pub mod images;
 pub mod instance;
