@@ -144,7 +144,15 @@ async fn process_events(data: &Data<Context>) -> Result<usize, Error> {
             return Ok(done);
         }
         for event in batch {
-            let view = listings::get_listing(data, &event.listing_id).await?;
+            let view = match listings::get_listing(data, &event.listing_id).await {
+                Ok(view) => view,
+                // Gone: nothing left to announce; a stuck event must not hold up the others.
+                Err(market::Error::NotFound(_)) => {
+                    events::mark_processed(data, event.id).await?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             if let Some(activity) = listing_activity::build(data, &event, &view)? {
                 let shop = shops::get_shop(data, &view.shop.handle).await?;
                 let inboxes = followers::follower_inboxes(data, shop.id)
@@ -183,12 +191,20 @@ async fn run(
     let mut outcomes: Vec<(delivery::Model, Attempted)> = Vec::new();
     let mut recorded_at = Instant::now();
     let mut attempted = 0;
+    let mut failure: Option<market::Error> = None;
     loop {
         let stopping = stop.is_some_and(|s| *s.borrow());
         let mut claimed_any = false;
-        if !stopping && in_flight.len() <= CONCURRENCY / 2 {
+        if !stopping && failure.is_none() && in_flight.len() <= CONCURRENCY / 2 {
             let want = (CONCURRENCY - in_flight.len()) as u64;
-            let claimed = deliveries::claim_due(data, worker_id(), want, only).await?;
+            let claimed = match deliveries::claim_due(data, worker_id(), want, only).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    // Claim nothing more, but finish and record what is in flight.
+                    failure = Some(e);
+                    Vec::new()
+                }
+            };
             claimed_any = !claimed.is_empty();
             attempted += claimed.len();
             for (row, activity) in claimed {
@@ -239,12 +255,20 @@ async fn run(
             || (!outcomes.is_empty()
                 && (in_flight.is_empty() || recorded_at.elapsed() >= RECORD_EVERY))
         {
-            deliveries::record(data, std::mem::take(&mut outcomes)).await?;
+            let batch = std::mem::take(&mut outcomes);
+            if let Err(e) = deliveries::record(data, batch.clone()).await {
+                // Keep them for the next try; claim nothing more meanwhile.
+                outcomes = batch;
+                failure.get_or_insert(e);
+            }
             recorded_at = Instant::now();
         }
     }
     deliveries::record(data, outcomes).await?;
-    Ok(attempted)
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(attempted),
+    }
 }
 
 fn collect(
