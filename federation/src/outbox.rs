@@ -124,9 +124,10 @@ async fn deliver_pending_until(
     data: &Data<Context>,
     stop: Option<&watch::Receiver<bool>>,
 ) -> Result<usize, Error> {
-    let done = queue_events(data).await?;
+    // Deliveries go out even when turning events into activities failed this time.
+    let done = queue_events(data).await;
     run(data, None, stop).await?;
-    Ok(done)
+    done
 }
 
 /// Turn every pending listing event into its activity, queued for the shop's followers, without
@@ -184,7 +185,7 @@ async fn run(
     stop: Option<&watch::Receiver<bool>>,
 ) -> Result<usize, Error> {
     let client = crate::config::delivery_client(&data.instance.domain);
-    let mut keys: HashMap<String, Result<Arc<SigningKey>, String>> = HashMap::new();
+    let mut keys: HashMap<String, Result<Arc<SigningKey>, Attempted>> = HashMap::new();
     let mut bodies: HashMap<i32, Arc<Prepared>> = HashMap::new();
     let mut in_flight: JoinSet<Attempted> = JoinSet::new();
     let mut rows: HashMap<tokio::task::Id, delivery::Model> = HashMap::new();
@@ -212,7 +213,10 @@ async fn run(
                     Some(key) => key.clone(),
                     None => {
                         let key = signing_key(data, &activity.actor_id).await.map(Arc::new);
-                        keys.insert(activity.actor_id.clone(), key.clone());
+                        // A database hiccup is tried again with the next claim, not remembered.
+                        if !matches!(key, Err(Attempted::Local { retry: true, .. })) {
+                            keys.insert(activity.actor_id.clone(), key.clone());
+                        }
                         key
                     }
                 };
@@ -226,7 +230,7 @@ async fn run(
                 let handle = in_flight.spawn(async move {
                     let key = match key {
                         Ok(key) => key,
-                        Err(e) => return Attempted::Refused(format!("cannot sign: {e}")),
+                        Err(local) => return local,
                     };
                     match checked_inbox(&inbox, allow_http) {
                         Ok(inbox) => sender::post(&client, &key, &body, &inbox).await,
@@ -280,10 +284,9 @@ fn collect(
         Ok((id, outcome)) => (id, outcome),
         Err(e) => (
             e.id(),
-            Attempted::Retry {
+            Attempted::Local {
                 error: format!("delivery task failed: {e}"),
-                after: None,
-                host_down: false,
+                retry: true,
             },
         ),
     };
@@ -292,32 +295,61 @@ fn collect(
     }
 }
 
-/// The inboxes we post to: https, or http in debug mode (tests on loopback).
-fn checked_inbox(inbox: &str, allow_http: bool) -> Result<Url, Attempted> {
-    let url = Url::parse(inbox).map_err(|e| Attempted::Refused(format!("bad inbox URL: {e}")))?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if allow_http => Ok(url),
-        other => Err(Attempted::Refused(format!(
-            "inbox scheme {other} is not allowed (https only)"
+/// The inboxes we post to: https to a domain name, or anything on loopback in debug mode
+/// (tests). An IP address or `localhost` outside debug mode is refused: a remote actor must not
+/// make us POST into our own network.
+fn checked_inbox(inbox: &str, debug: bool) -> Result<Url, Attempted> {
+    let refuse = |error: String| Attempted::Local {
+        error,
+        retry: false,
+    };
+    let url = Url::parse(inbox).map_err(|e| refuse(format!("bad inbox URL: {e}")))?;
+    if debug {
+        return match url.scheme() {
+            "https" | "http" => Ok(url),
+            other => Err(refuse(format!("inbox scheme {other} is not allowed"))),
+        };
+    }
+    if url.scheme() != "https" {
+        return Err(refuse(format!(
+            "inbox scheme {} is not allowed (https only)",
+            url.scheme()
+        )));
+    }
+    match url.host() {
+        Some(url::Host::Domain(name))
+            if !name.eq_ignore_ascii_case("localhost")
+                && !name.to_ascii_lowercase().ends_with(".localhost") =>
+        {
+            Ok(url)
+        }
+        _ => Err(refuse(format!(
+            "inbox {inbox} is not on a public domain name"
         ))),
     }
 }
 
-/// The key that signs a stored activity: its shop's, or the instance actor's.
-async fn signing_key(data: &Data<Context>, actor_id: &str) -> Result<SigningKey, String> {
+/// The key that signs a stored activity: its shop's, or the instance actor's. A database error
+/// is worth retrying; a missing or unreadable key is not.
+async fn signing_key(data: &Data<Context>, actor_id: &str) -> Result<SigningKey, Attempted> {
+    let retry = |e: market::Error| Attempted::Local {
+        error: format!("reading the signing key: {e}"),
+        retry: true,
+    };
+    let give_up = |error: String| Attempted::Local {
+        error: format!("cannot sign: {error}"),
+        retry: false,
+    };
     let key_id = format!("{actor_id}#main-key");
     if actor_id == data.instance.url("/actor") {
-        let keys = instance::instance_keys(data)
-            .await
-            .map_err(|e| e.to_string())?;
-        return SigningKey::from_pkcs8_pem(&key_id, &keys.private_key_pem);
+        let keys = instance::instance_keys(data).await.map_err(retry)?;
+        return SigningKey::from_pkcs8_pem(&key_id, &keys.private_key_pem).map_err(give_up);
     }
     let shop = shops::find_shop_by_ap_id(data, actor_id)
         .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no shop {actor_id} to sign with"))?;
-    SigningKey::from_pkcs8_pem(&key_id, &shop.private_key_pem)
+        .map_err(retry)?
+        .ok_or_else(|| give_up(format!("no shop {actor_id}")))?;
+    SigningKey::from_pkcs8_pem(&key_id, &shop.private_key_pem).map_err(give_up)
 }
 
 /// Deliver until `stop` turns true: each pass turns pending listing events into activities and
@@ -331,7 +363,6 @@ pub fn spawn_worker(
     mut stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let beating = config.to_request_data();
-    let mut beat_stop = stop.clone();
     let heartbeat = tokio::spawn(async move {
         // Say we are alive while we hold leases; a killed process stops beating and its leases
         // are void after `deliveries::DEAD_AFTER` instead of running their two minutes.
@@ -342,14 +373,8 @@ pub fn spawn_worker(
             if let Err(e) = deliveries::heartbeat(&beating, worker_id()).await {
                 tracing::warn!(error = %e, "delivery worker heartbeat failed");
             }
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                changed = beat_stop.changed() => {
-                    if changed.is_err() || *beat_stop.borrow() {
-                        return;
-                    }
-                }
-            }
+            // Beats on through a stop, while the worker drains: it holds leases until then.
+            tokio::time::sleep(every).await;
         }
     });
     tokio::spawn(async move {
@@ -389,4 +414,41 @@ pub fn spawn_worker(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outside_debug_mode_only_https_domain_names_are_posted_to() {
+        for ok in [
+            "https://mastodon.example/inbox",
+            "https://a.b.example:8443/users/x/inbox",
+        ] {
+            assert!(checked_inbox(ok, false).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://mastodon.example/inbox",
+            "https://127.0.0.1/inbox",
+            "https://10.0.0.5:6443/x",
+            "https://[::1]/inbox",
+            "https://localhost/inbox",
+            "https://db.localhost/inbox",
+            "ftp://mastodon.example/inbox",
+            "not a url",
+        ] {
+            assert!(
+                matches!(
+                    checked_inbox(refused, false),
+                    Err(Attempted::Local { retry: false, .. })
+                ),
+                "{refused}"
+            );
+        }
+        assert!(
+            checked_inbox("http://127.0.0.1:4000/inbox", true).is_ok(),
+            "debug mode"
+        );
+    }
 }

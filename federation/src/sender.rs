@@ -100,7 +100,10 @@ pub async fn post(
     inbox: &Url,
 ) -> Attempted {
     let Some(host) = inbox.host_str() else {
-        return Attempted::Refused(format!("inbox {inbox} has no host"));
+        return Attempted::Local {
+            error: format!("inbox {inbox} has no host"),
+            retry: false,
+        };
     };
     let host = match inbox.port() {
         Some(port) => format!("{host}:{port}"),
@@ -118,7 +121,12 @@ pub async fn post(
     );
     let signature = match key.sign(signing_string.as_bytes()) {
         Ok(signature) => signature,
-        Err(e) => return Attempted::Refused(e),
+        Err(error) => {
+            return Attempted::Local {
+                error,
+                retry: false,
+            };
+        }
     };
     let header = format!(
         r#"keyId="{}",algorithm="rsa-sha256",headers="(request-target) host date digest content-type",signature="{}""#,
@@ -161,9 +169,18 @@ pub async fn post(
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
-    // A little of the answer helps an admin see why; never more than that.
-    let text = response.text().await.unwrap_or_default();
-    let text: String = text.chars().take(200).collect();
+    // A little of the answer helps an admin see why; never read more than that (a hostile
+    // server could answer with an endless body).
+    let mut response = response;
+    let mut head = Vec::new();
+    while head.len() < 1024 {
+        match response.chunk().await {
+            Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    drop(response);
+    let text: String = String::from_utf8_lossy(&head).chars().take(200).collect();
     let error = format!("HTTP {}: {}", status.as_u16(), text.trim());
     match status.as_u16() {
         401 => Attempted::Unauthorized(error),

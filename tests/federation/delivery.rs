@@ -477,3 +477,43 @@ async fn finished_deliveries_are_forgotten_after_a_week_pending_ones_never() {
     assert_eq!(only_delivery(&node, &waiting).await.state, "done");
     node.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_backlog_on_one_host_does_not_hide_the_others() {
+    use market::service::deliveries;
+    let node = TestNode::spawn().await;
+    let busy: Vec<String> = (0..40)
+        .map(|n| format!("https://busy.example/users/u{n}/inbox"))
+        .collect();
+    let ids = deliveries::enqueue(
+        &node.ctx,
+        "https://x.test/a/1",
+        "https://x.test/s",
+        "{}",
+        &busy,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ids.len(), 40);
+    deliveries::enqueue(
+        &node.ctx,
+        "https://x.test/a/2",
+        "https://x.test/s",
+        "{}",
+        &["https://quiet.example/inbox".to_string()],
+    )
+    .await
+    .unwrap();
+    // The busy host has its 4 in flight; the next claim still finds the quiet host's row, though
+    // 36 older rows of the busy host come first.
+    let first = deliveries::claim_due(&node.ctx, "w1", 4, None)
+        .await
+        .unwrap();
+    assert!(first.iter().all(|(row, _)| row.host == "busy.example"));
+    let next = deliveries::claim_due(&node.ctx, "w2", 4, None)
+        .await
+        .unwrap();
+    let hosts: Vec<&str> = next.iter().map(|(row, _)| row.host.as_str()).collect();
+    assert_eq!(hosts, ["quiet.example"]);
+    node.shutdown().await;
+}

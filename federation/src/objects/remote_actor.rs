@@ -104,9 +104,16 @@ impl Object for ApubRemoteActor {
     }
 
     async fn from_json(json: RemoteActorJson, data: &Data<Context>) -> Result<Self, Error> {
+        // A shared inbox on another server than the actor's would let anyone make us POST
+        // wherever they like: kept only when it is on the actor's own host and port.
+        let same_server = |u: &Url| {
+            u.host_str() == json.inbox.host_str()
+                && u.port_or_known_default() == json.inbox.port_or_known_default()
+        };
         let shared_inbox = json
             .endpoints
             .and_then(|e| e.shared_inbox)
+            .filter(same_server)
             .map(|u| u.to_string());
         let row = followers::upsert_remote_actor(
             data,

@@ -36,7 +36,11 @@ pub fn normalize(entry: &str) -> Result<String> {
             if wildcard {
                 return Err(invalid("a wildcard cannot have a port"));
             }
-            (name.to_string(), Some(port))
+            // The scheme's default port names the same server as no port at all.
+            (
+                name.to_string(),
+                Some(port).filter(|p| *p != 443 && *p != 80),
+            )
         }
         None => (rest, None),
     };
@@ -75,6 +79,7 @@ pub fn candidates(host: &str) -> Vec<String> {
         Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => (name, Some(port)),
         _ => (host.as_str(), None),
     };
+    let name = name.trim_end_matches('.');
     let mut out = Vec::new();
     if let Some(port) = port {
         out.push(format!("{name}:{port}"));
@@ -279,17 +284,18 @@ pub async fn import_csv(ctx: &Context, csv: &str) -> Result<Imported> {
     let mut wanted = Vec::new();
     let mut imported = Imported::default();
     let mut columns: Vec<String> = vec!["#domain".into(), "#severity".into()];
-    for (n, line) in csv.lines().enumerate() {
+    let mut first = true;
+    for (n, line) in csv.trim_start_matches('\u{feff}').lines().enumerate() {
         let line = line.trim_end_matches('\r');
         if line.trim().is_empty() {
             continue;
         }
         let record = csv_record(line);
-        if n == 0
+        let header = std::mem::take(&mut first)
             && record
                 .first()
-                .is_some_and(|f| f.trim_start_matches('#') == "domain")
-        {
+                .is_some_and(|f| f.trim().trim_start_matches('#') == "domain");
+        if header {
             columns = record.iter().map(|c| c.trim().to_string()).collect();
             continue;
         }
@@ -339,6 +345,7 @@ mod tests {
         assert_eq!(normalize(" Example.COM. ").unwrap(), "example.com");
         assert_eq!(normalize("*.Example.com").unwrap(), "*.example.com");
         assert_eq!(normalize("localhost:4000").unwrap(), "localhost:4000");
+        assert_eq!(normalize("example.com:443").unwrap(), "example.com");
         assert_eq!(
             normalize("bücher.example").unwrap(),
             "xn--bcher-kva.example"
@@ -366,6 +373,7 @@ mod tests {
         assert!(blocks("localhost:4000", "localhost:4000"));
         assert!(!blocks("localhost:4000", "localhost:4001"));
         assert!(blocks("localhost", "localhost:4001"));
+        assert!(blocks("example.com", "spam.example.com."), "a trailing dot");
     }
 
     #[test]

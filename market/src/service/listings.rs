@@ -169,9 +169,11 @@ pub async fn create_listing(
     }
     let stored = store_all(ctx, uploads, 0).await?;
     let id = uuid::Uuid::new_v4().to_string();
-    let now = chrono::Utc::now();
     let result: Result<()> = async {
         let txn = db::begin_write(&ctx.db).await?;
+        // Stamped once the write lock is held, so on SQLite the catalog feed's order (by
+        // `updated_at`) is the order changes commit in.
+        let now = chrono::Utc::now();
         listing::ActiveModel {
             id: Set(id.clone()),
             shop_id: Set(shop.id),

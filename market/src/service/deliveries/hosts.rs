@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    Set, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set,
+    sea_query::{Expr, OnConflict},
 };
 
 use super::{PROBE_INTERVAL, UNAVAILABLE_AFTER_DAYS};
@@ -56,35 +56,53 @@ pub(super) async fn host_failed(
     host: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let known = delivery_host::Entity::find_by_id(host.to_string())
+    // Another process may record the same host at once, or an inbound activity forget it: an
+    // insert that tolerates the row existing, then an update that tolerates it being gone.
+    delivery_host::Entity::insert(delivery_host::ActiveModel {
+        host: Set(host.to_string()),
+        failure_days: Set(1),
+        last_failure_at: Set(now),
+        unavailable_since: Set(None),
+        next_probe_at: Set(None),
+    })
+    .on_conflict(
+        OnConflict::column(delivery_host::Column::Host)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    let Some(known) = delivery_host::Entity::find_by_id(host.to_string())
         .one(txn)
-        .await?;
-    let Some(known) = known else {
-        delivery_host::ActiveModel {
-            host: Set(host.to_string()),
-            failure_days: Set(1),
-            last_failure_at: Set(now),
-            unavailable_since: Set(None),
-            next_probe_at: Set(None),
-        }
-        .insert(txn)
-        .await?;
+        .await?
+    else {
         return Ok(());
     };
+    if known.last_failure_at == now {
+        // Just inserted.
+        return Ok(());
+    }
     let new_day = known.last_failure_at.date_naive() != now.date_naive();
     let failure_days = known.failure_days + i32::from(new_day);
-    let mut row = delivery_host::ActiveModel {
-        host: Set(known.host.clone()),
-        failure_days: Set(failure_days),
-        last_failure_at: Set(now),
-        ..Default::default()
-    };
+    let mut update = delivery_host::Entity::update_many()
+        .col_expr(
+            delivery_host::Column::FailureDays,
+            Expr::value(failure_days),
+        )
+        .col_expr(delivery_host::Column::LastFailureAt, Expr::value(now));
     if known.unavailable_since.is_none() && failure_days >= UNAVAILABLE_AFTER_DAYS {
         tracing::warn!(host, failure_days, "host marked unavailable");
-        row.unavailable_since = Set(Some(now));
-        row.next_probe_at = Set(Some(now + PROBE_INTERVAL));
+        update = update
+            .col_expr(delivery_host::Column::UnavailableSince, Expr::value(now))
+            .col_expr(
+                delivery_host::Column::NextProbeAt,
+                Expr::value(now + PROBE_INTERVAL),
+            );
     }
-    row.update(txn).await?;
+    update
+        .filter(delivery_host::Column::Host.eq(host))
+        .exec(txn)
+        .await?;
     Ok(())
 }
 

@@ -6,9 +6,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
-    Statement,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement,
     sea_query::{Expr, LockBehavior, LockType, OnConflict},
 };
 
@@ -52,7 +51,8 @@ pub fn backoff(attempts: i32) -> Duration {
 /// The host (and port) deliveries to `inbox` are grouped and capped by.
 pub fn host_of(inbox: &str) -> Option<String> {
     let url = url::Url::parse(inbox).ok()?;
-    let host = url.host_str()?;
+    // `example.com.` is `example.com`: a trailing dot must not slip past the blocklist.
+    let host = url.host_str()?.trim_end_matches('.');
     Some(match url.port() {
         Some(port) => format!("{host}:{port}"),
         None => host.to_string(),
@@ -243,8 +243,16 @@ pub async fn claim_due(
         .order_by_asc(delivery::Column::Id)
         // Rows beyond a host's cap are skipped below, so read more than we lease.
         .limit(limit.saturating_mul(4).min(2000));
-    if !waiting.is_empty() {
-        query = query.filter(delivery::Column::Host.is_not_in(waiting));
+    // Hosts already at their cap are left out in the query itself, so one host's backlog at the
+    // front of the queue cannot hide every other host's rows.
+    let full: Vec<String> = busy
+        .iter()
+        .filter(|(_, n)| **n >= PER_HOST)
+        .map(|(host, _)| host.clone())
+        .chain(waiting)
+        .collect();
+    if !full.is_empty() {
+        query = query.filter(delivery::Column::Host.is_not_in(full));
     }
     if let Some(ids) = only {
         query = query.filter(delivery::Column::Id.is_in(ids.iter().copied()));
@@ -258,17 +266,18 @@ pub async fn claim_due(
         if rows.len() as u64 >= limit {
             break;
         }
-        if probing.contains(&row.host) {
-            // One delivery tells whether an unavailable host is back.
-            if !probed.insert(row.host.clone()) {
-                continue;
-            }
+        // One delivery tells whether an unavailable host is back.
+        if probing.contains(&row.host) && probed.contains(&row.host) {
+            continue;
         }
         let in_flight = busy.entry(row.host.clone()).or_default();
         if *in_flight >= PER_HOST {
             continue;
         }
         *in_flight += 1;
+        if probing.contains(&row.host) {
+            probed.insert(row.host.clone());
+        }
         rows.push(row);
     }
     if !probed.is_empty() {
@@ -329,13 +338,36 @@ pub enum Attempted {
     },
     /// 401: perhaps the receiver cached an old key of ours. Retried once, then final.
     Unauthorized(String),
-    /// Any other 4xx, or an inbox we must not post to: final.
+    /// Any other 4xx: final.
     Refused(String),
+    /// Our side failed before the receiver said anything (no signing key, a database error, an
+    /// inbox we must not post to): says nothing about the host. `retry` reschedules it with
+    /// backoff; otherwise it is refused for good.
+    Local {
+        /// What went wrong.
+        error: String,
+        /// Worth another try.
+        retry: bool,
+    },
+}
+
+/// The row as the worker that claimed it left it: outcomes apply only while the claim holds
+/// (a worker presumed dead must not overwrite what the one that took over recorded).
+fn still_claimed(row: &delivery::Model) -> Condition {
+    let owner = match &row.locked_by {
+        Some(worker) => delivery::Column::LockedBy.eq(worker.as_str()),
+        None => delivery::Column::LockedBy.is_null(),
+    };
+    Condition::all()
+        .add(delivery::Column::Id.eq(row.id))
+        .add(delivery::Column::State.eq(delivery::STATE_PENDING))
+        .add(owner)
 }
 
 /// Record the outcomes of claimed deliveries, in one transaction: delivered rows are done and
 /// their hosts known to be up; failures are rescheduled with backoff (or `Retry-After`, when
 /// that is later) or given up, and failing hosts get closer to being marked unavailable.
+/// Outcomes of rows another worker has taken over since are dropped.
 pub async fn record(ctx: &Context, outcomes: Vec<(delivery::Model, Attempted)>) -> Result<()> {
     if outcomes.is_empty() {
         return Ok(());
@@ -345,21 +377,33 @@ pub async fn record(ctx: &Context, outcomes: Vec<(delivery::Model, Attempted)>) 
     if ctx.db.get_database_backend() == DatabaseBackend::Postgres {
         bookkeeping(&txn).await?;
     }
-    let mut delivered = Vec::new();
     let mut up_hosts = BTreeSet::new();
     let mut down_hosts = BTreeSet::new();
+    // Delivered rows are marked in one statement per claiming worker (a fan-out's bulk).
+    let mut delivered: HashMap<Option<String>, Vec<i32>> = HashMap::new();
     for (row, outcome) in outcomes {
-        let (error, after, host_down) = match outcome {
+        let (error, after) = match outcome {
             Attempted::Delivered => {
-                delivered.push(row.id);
-                up_hosts.insert(row.host);
+                up_hosts.insert(row.host.clone());
+                delivered
+                    .entry(row.locked_by.clone())
+                    .or_default()
+                    .push(row.id);
                 continue;
             }
             Attempted::Refused(error) => {
                 up_hosts.insert(row.host.clone());
-                finish(&txn, &row, delivery::STATE_REFUSED, error, now).await?;
+                finish(&txn, &row, delivery::STATE_REFUSED, Some(error), now).await?;
                 continue;
             }
+            Attempted::Local {
+                error,
+                retry: false,
+            } => {
+                finish(&txn, &row, delivery::STATE_REFUSED, Some(error), now).await?;
+                continue;
+            }
+            Attempted::Local { error, retry: true } => (error, None),
             Attempted::Unauthorized(error) => {
                 up_hosts.insert(row.host.clone());
                 if row
@@ -367,25 +411,27 @@ pub async fn record(ctx: &Context, outcomes: Vec<(delivery::Model, Attempted)>) 
                     .as_deref()
                     .is_some_and(|e| e.starts_with("HTTP 401"))
                 {
-                    finish(&txn, &row, delivery::STATE_REFUSED, error, now).await?;
+                    finish(&txn, &row, delivery::STATE_REFUSED, Some(error), now).await?;
                     continue;
                 }
-                (error, None, false)
+                (error, None)
             }
             Attempted::Retry {
                 error,
                 after,
                 host_down,
-            } => (error, after, host_down),
+            } => {
+                if host_down {
+                    down_hosts.insert(row.host.clone());
+                } else {
+                    up_hosts.insert(row.host.clone());
+                }
+                (error, after)
+            }
         };
-        if host_down {
-            down_hosts.insert(row.host.clone());
-        } else {
-            up_hosts.insert(row.host.clone());
-        }
         let attempts = row.attempts + 1;
         if attempts >= MAX_ATTEMPTS {
-            finish(&txn, &row, delivery::STATE_FAILED, error, now).await?;
+            finish(&txn, &row, delivery::STATE_FAILED, Some(error), now).await?;
             continue;
         }
         let mut delay = backoff(attempts);
@@ -395,20 +441,28 @@ pub async fn record(ctx: &Context, outcomes: Vec<(delivery::Model, Attempted)>) 
                 .min(Duration::hours(24));
             delay = delay.max(after);
         }
-        delivery::ActiveModel {
-            id: Set(row.id),
-            attempts: Set(attempts),
-            next_attempt_at: Set(now + delay),
-            locked_until: Set(None),
-            locked_by: Set(None),
-            last_error: Set(Some(truncate(&error))),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .update(&txn)
-        .await?;
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::Attempts, Expr::value(attempts))
+            .col_expr(delivery::Column::NextAttemptAt, Expr::value(now + delay))
+            .col_expr(
+                delivery::Column::LockedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(
+                delivery::Column::LockedBy,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(delivery::Column::LastError, Expr::value(truncate(&error)))
+            .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+            .filter(still_claimed(&row))
+            .exec(&txn)
+            .await?;
     }
-    if !delivered.is_empty() {
+    for (owner, ids) in delivered {
+        let owner = match owner {
+            Some(worker) => delivery::Column::LockedBy.eq(worker),
+            None => delivery::Column::LockedBy.is_null(),
+        };
         delivery::Entity::update_many()
             .col_expr(delivery::Column::State, Expr::value(delivery::STATE_DONE))
             .col_expr(
@@ -420,11 +474,15 @@ pub async fn record(ctx: &Context, outcomes: Vec<(delivery::Model, Attempted)>) 
                 Expr::value(Option::<String>::None),
             )
             .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
-            .filter(delivery::Column::Id.is_in(delivered))
+            .filter(delivery::Column::Id.is_in(ids))
+            .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
+            .filter(owner)
             .exec(&txn)
             .await?;
     }
-    let up_hosts: Vec<String> = up_hosts.difference(&down_hosts).cloned().collect();
+    // A host that answered at all in this batch is up, even if another of its inboxes failed.
+    let down_hosts: Vec<String> = down_hosts.difference(&up_hosts).cloned().collect();
+    let up_hosts: Vec<String> = up_hosts.into_iter().collect();
     hosts_answered(&txn, &up_hosts, now).await?;
     for host in down_hosts {
         host_failed(&txn, &host, now).await?;
@@ -441,21 +499,25 @@ async fn finish(
     txn: &DatabaseTransaction,
     row: &delivery::Model,
     state: &str,
-    error: String,
+    error: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    delivery::ActiveModel {
-        id: Set(row.id),
-        state: Set(state.to_string()),
-        attempts: Set(row.attempts + 1),
-        locked_until: Set(None),
-        locked_by: Set(None),
-        last_error: Set(Some(truncate(&error))),
-        updated_at: Set(now),
-        ..Default::default()
+    let mut update = delivery::Entity::update_many()
+        .col_expr(delivery::Column::State, Expr::value(state))
+        .col_expr(delivery::Column::Attempts, Expr::value(row.attempts + 1))
+        .col_expr(
+            delivery::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            delivery::Column::LockedBy,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now));
+    if let Some(error) = error {
+        update = update.col_expr(delivery::Column::LastError, Expr::value(truncate(&error)));
     }
-    .update(txn)
-    .await?;
+    update.filter(still_claimed(row)).exec(txn).await?;
     Ok(())
 }
 
