@@ -384,6 +384,11 @@ pub fn spawn_worker(
                 pruned_at = Some(Instant::now());
                 let data = config.to_request_data();
                 let before = chrono::Utc::now() - deliveries::KEEP_FINISHED;
+                match deliveries::give_up_on_dead_hosts(&data).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(given_up = n, "gave up deliveries to dead hosts"),
+                    Err(e) => tracing::warn!(error = %e, "giving up on dead hosts failed"),
+                }
                 match deliveries::prune(&data, before).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "forgot finished deliveries"),

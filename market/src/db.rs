@@ -61,3 +61,20 @@ pub async fn ping(db: &DatabaseConnection) -> Result<()> {
     db.execute_unprepared("SELECT 1").await?;
     Ok(())
 }
+
+/// The time by the database's clock on PostgreSQL (several node processes, perhaps on several
+/// machines, share its leases and heartbeats, so they must share a clock), by this machine's on
+/// SQLite (one machine).
+pub async fn now<C: ConnectionTrait>(conn: &C) -> Result<chrono::DateTime<chrono::Utc>> {
+    if conn.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return Ok(chrono::Utc::now());
+    }
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT clock_timestamp() AS now",
+        ))
+        .await?
+        .ok_or_else(|| crate::Error::not_found("the database clock"))?;
+    Ok(row.try_get::<chrono::DateTime<chrono::Utc>>("", "now")?)
+}

@@ -186,3 +186,66 @@ async fn an_unavailable_host_comes_back_when_an_admin_retries_it_or_it_sends_us_
     assert_eq!(creates(&sink).len(), 2, "what waited went out");
     node.shutdown().await;
 }
+
+#[tokio::test]
+async fn deliveries_to_a_host_down_for_over_a_week_are_given_up() {
+    use market::service::deliveries;
+    let (node, sink, ana) = node_with_follower(harness::Storage::Default).await;
+    let host = sink.base.trim_start_matches("http://").to_string();
+    // Failed on three days, the last eight days ago: unavailable since then.
+    let now = chrono::Utc::now();
+    for days_ago in [10, 9, 8] {
+        deliveries::record_host_failure(&node.ctx, &host, now - chrono::Duration::days(days_ago))
+            .await
+            .unwrap();
+    }
+    // Its last probe failed a moment ago; the next is hours away.
+    {
+        use sea_orm::{ActiveModelTrait, Set};
+        market::entities::delivery_host::ActiveModel {
+            host: Set(host.clone()),
+            next_probe_at: Set(Some(now + chrono::Duration::hours(5))),
+            ..Default::default()
+        }
+        .update(&node.ctx.db)
+        .await
+        .unwrap();
+    }
+    node.create_listing(&ana, "pottery", &sample_listing())
+        .await;
+    node.deliver_pending().await;
+    assert_eq!(creates(&sink).len(), 0);
+    let status = deliveries::status(&node.ctx).await.unwrap();
+    assert_eq!((status.pending, status.unavailable_hosts.len()), (1, 1));
+
+    assert_eq!(
+        deliveries::give_up_on_dead_hosts(&node.ctx).await.unwrap(),
+        1
+    );
+    let status = deliveries::status(&node.ctx).await.unwrap();
+    assert_eq!((status.pending, status.failed), (0, 1), "{status:?}");
+    assert_eq!(status.unavailable_hosts.len(), 1, "still probed");
+
+    // A host down for less than the week keeps its deliveries.
+    let other = "recent.example".to_string();
+    for days_ago in [2, 1, 0] {
+        deliveries::record_host_failure(&node.ctx, &other, now - chrono::Duration::days(days_ago))
+            .await
+            .unwrap();
+    }
+    deliveries::enqueue(
+        &node.ctx,
+        "https://x.test/a/9",
+        "https://x.test/s",
+        "{}",
+        &["https://recent.example/inbox".to_string()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        deliveries::give_up_on_dead_hosts(&node.ctx).await.unwrap(),
+        0
+    );
+    assert_eq!(deliveries::status(&node.ctx).await.unwrap().pending, 1);
+    node.shutdown().await;
+}

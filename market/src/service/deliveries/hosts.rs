@@ -126,7 +126,48 @@ pub async fn host_is_up(ctx: &Context, host: &str) -> Result<bool> {
         return Ok(false);
     }
     let txn = db::begin_write(&ctx.db).await?;
-    hosts_answered(&txn, &[host.to_string()], Utc::now()).await?;
+    let now = db::now(&txn).await?;
+    hosts_answered(&txn, &[host.to_string()], now).await?;
     txn.commit().await?;
     Ok(true)
+}
+
+/// Give up, for good, the deliveries waiting for hosts that have been unavailable for longer
+/// than [`super::GIVE_UP_AFTER`] (Mastodon likewise stops delivering to servers that stay
+/// down), and forget failure records that are a month old without the host being marked.
+/// Returns how many deliveries were given up.
+pub async fn give_up_on_dead_hosts(ctx: &Context) -> Result<u64> {
+    let txn = db::begin_write(&ctx.db).await?;
+    let now = db::now(&txn).await?;
+    let dead: Vec<delivery_host::Model> = delivery_host::Entity::find()
+        .filter(delivery_host::Column::UnavailableSince.lt(now - super::GIVE_UP_AFTER))
+        .all(&txn)
+        .await?;
+    let mut given_up = 0;
+    for host in dead {
+        let since = host.unavailable_since.unwrap_or(host.last_failure_at);
+        given_up += delivery::Entity::update_many()
+            .col_expr(delivery::Column::State, Expr::value(delivery::STATE_FAILED))
+            .col_expr(
+                delivery::Column::LastError,
+                Expr::value(format!(
+                    "gave up: {} unavailable since {}",
+                    host.host,
+                    since.format("%Y-%m-%d")
+                )),
+            )
+            .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+            .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
+            .filter(delivery::Column::Host.eq(host.host.as_str()))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+    }
+    delivery_host::Entity::delete_many()
+        .filter(delivery_host::Column::UnavailableSince.is_null())
+        .filter(delivery_host::Column::LastFailureAt.lt(now - chrono::Duration::days(30)))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(given_up)
 }

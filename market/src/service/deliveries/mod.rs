@@ -20,8 +20,8 @@ mod hosts;
 mod status;
 mod workers;
 
+pub use hosts::{give_up_on_dead_hosts, host_is_up, record_host_failure};
 use hosts::{host_failed, hosts_answered};
-pub use hosts::{host_is_up, record_host_failure};
 pub use status::{FailingHost, QueueStatus, UnavailableHost, pending_summary, status};
 pub use workers::{heartbeat, retire};
 
@@ -36,6 +36,8 @@ pub const PER_HOST: usize = 4;
 pub const UNAVAILABLE_AFTER_DAYS: i32 = 3;
 /// How often one delivery is tried on an unavailable host, to see whether it is back.
 pub const PROBE_INTERVAL: Duration = Duration::hours(6);
+/// Deliveries waiting for a host unavailable this long are given up (it keeps its probe).
+pub const GIVE_UP_AFTER: Duration = Duration::days(7);
 /// How often a running worker says it is alive.
 pub const HEARTBEAT: Duration = Duration::seconds(3);
 /// A worker silent for this long is dead (killed): its leases are void at once.
@@ -77,7 +79,7 @@ pub async fn enqueue(
         rows.push((inbox.to_string(), host));
     }
     let txn = db::begin_write(&ctx.db).await?;
-    let now = Utc::now();
+    let now = db::now(&txn).await?;
     // Two processes may turn the same event into its activity at once: the second waits for the
     // first's row (the unique index) and then adds only the inboxes it lacks.
     outbox_activity::Entity::insert(outbox_activity::ActiveModel {
@@ -176,9 +178,9 @@ pub async fn claim_due(
     limit: u64,
     only: Option<&[i32]>,
 ) -> Result<Vec<Claimed>> {
-    let now = Utc::now();
     let postgres = ctx.db.get_database_backend() == DatabaseBackend::Postgres;
     let txn = db::begin_write(&ctx.db).await?;
+    let now = db::now(&txn).await?;
     if postgres {
         bookkeeping(&txn).await?;
         txn.execute_raw(Statement::from_sql_and_values(
@@ -372,8 +374,8 @@ pub async fn record(ctx: &Context, outcomes: Vec<(delivery::Model, Attempted)>) 
     if outcomes.is_empty() {
         return Ok(());
     }
-    let now = Utc::now();
     let txn = db::begin_write(&ctx.db).await?;
+    let now = db::now(&txn).await?;
     if ctx.db.get_database_backend() == DatabaseBackend::Postgres {
         bookkeeping(&txn).await?;
     }
@@ -525,9 +527,10 @@ async fn finish(
 /// failures: an unavailable host is available again. Returns how many deliveries are now due.
 pub async fn retry_now(ctx: &Context, host: Option<&str>) -> Result<u64> {
     let txn = db::begin_write(&ctx.db).await?;
+    let now = db::now(&txn).await?;
     let mut forget = delivery_host::Entity::delete_many();
     let mut update = delivery::Entity::update_many()
-        .col_expr(delivery::Column::NextAttemptAt, Expr::value(Utc::now()))
+        .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))
         .filter(delivery::Column::State.eq(delivery::STATE_PENDING));
     if let Some(host) = host {
         update = update.filter(delivery::Column::Host.eq(host));

@@ -1,13 +1,13 @@
 //! The delivery workers that are alive, so a killed one's leases can be voided at once.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::OnConflict};
 
 use crate::{Context, Result, entities::delivery_worker};
 
 /// Say that `worker` is alive (and forget workers silent for a day).
 pub async fn heartbeat(ctx: &Context, worker: &str) -> Result<()> {
-    let now = Utc::now();
+    let now = crate::db::now(&ctx.db).await?;
     delivery_worker::Entity::insert(delivery_worker::ActiveModel {
         id: Set(worker.to_string()),
         started_at: Set(now),
