@@ -591,3 +591,13 @@ fn print_listing(view: &ListingView) {
         view.title, view.price, view.currency, view.stock, view.status, view.shop.handle
     );
 }
+
+/// The `tianguis` binary's whole `main`: parse, run, and on error print one line and exit 1.
+pub async fn main() {
+    if let Err(e) = run(parse()).await {
+        // One line: the error and its causes.
+        let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+        eprintln!("error: {}", chain.join(": "));
+        std::process::exit(1);
+    }
+}

@@ -4,23 +4,11 @@
 use harness::{TestNode, sample_listing};
 use serde_json::{Value, json};
 
-async fn get_ap(node: &TestNode, url: &str) -> (u16, Value) {
-    let response = node
-        .http
-        .get(url)
-        .header("accept", "application/activity+json")
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// Follow `next` links from `url` to the end; returns the items and the last page's id.
 async fn page_through(node: &TestNode, url: &str) -> (Vec<Value>, String, usize) {
     let (mut items, mut url, mut pages) = (Vec::new(), url.to_string(), 0);
     loop {
-        let (status, page) = get_ap(node, &url).await;
+        let (status, page) = node.get_ap(&url).await;
         assert_eq!(status, 200, "{url}: {page}");
         assert_eq!(page["type"], "OrderedCollectionPage");
         assert_eq!(page["partOf"], node.url("/catalog"));
@@ -55,9 +43,9 @@ async fn the_catalog_feed_pages_every_listing_once_then_only_what_changed() {
     }
 
     // The instance actor links the feed; the root counts it and points at the first page.
-    let (_, actor) = get_ap(&node, &node.url("/actor")).await;
+    let (_, actor) = node.get_ap(&node.url("/actor")).await;
     assert_eq!(actor["streams"], json!([node.url("/catalog")]), "{actor}");
-    let (status, root) = get_ap(&node, &node.url("/catalog")).await;
+    let (status, root) = node.get_ap(&node.url("/catalog")).await;
     assert_eq!(status, 200);
     assert_eq!(root["type"], "OrderedCollection");
     assert_eq!(root["totalItems"], 205);
@@ -102,7 +90,7 @@ async fn the_catalog_feed_pages_every_listing_once_then_only_what_changed() {
         changed[0]
     );
     assert_eq!(changed[1]["type"], "Tombstone", "{}", changed[1]);
-    let (_, root) = get_ap(&node, &node.url("/catalog")).await;
+    let (_, root) = node.get_ap(&node.url("/catalog")).await;
     assert_eq!(
         root["totalItems"], 205,
         "withdrawn listings stay in the feed as tombstones"
@@ -110,7 +98,9 @@ async fn the_catalog_feed_pages_every_listing_once_then_only_what_changed() {
 
     // A cursor that is not one is refused.
     for bad in ["yesterday", "12.", "x.abc", "1.a b"] {
-        let (status, body) = get_ap(&node, &node.url(&format!("/catalog?after={bad}"))).await;
+        let (status, body) = node
+            .get_ap(&node.url(&format!("/catalog?after={bad}")))
+            .await;
         assert_eq!(status, 422, "{bad}: {body}");
     }
     node.shutdown().await;

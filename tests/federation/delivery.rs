@@ -54,16 +54,7 @@ pub(crate) async fn node_and_sink(storage: harness::Storage) -> (TestNode, Sink,
     let sink = Sink::spawn().await;
     let ana = node.member("ana").await;
     node.create_shop(&ana, "pottery", "Pottery").await;
-    let actor: Value = node
-        .http
-        .get(node.url("/shops/pottery"))
-        .header("accept", "application/activity+json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, actor) = node.get_ap(&node.url("/shops/pottery")).await;
     sink.trust_key(
         actor["publicKey"]["id"].as_str().unwrap(),
         actor["publicKey"]["publicKeyPem"].as_str().unwrap(),
@@ -296,16 +287,7 @@ async fn two_workers_never_send_one_delivery_twice() {
             );
         }
     }
-    let key = node
-        .http
-        .get(&shop)
-        .header("accept", "application/activity+json")
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let (_, key) = node.get_ap(&shop).await;
     other.trust_key(
         key["publicKey"]["id"].as_str().unwrap(),
         key["publicKey"]["publicKeyPem"].as_str().unwrap(),

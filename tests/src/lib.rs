@@ -244,6 +244,20 @@ impl TestNode {
         self.send(reqwest::Method::GET, path, token, None).await
     }
 
+    /// `GET url` as an ActivityPub client (`Accept: application/activity+json`): the status and
+    /// the JSON body (`Null` when it is not JSON).
+    pub async fn get_ap(&self, url: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(url)
+            .header("accept", "application/activity+json")
+            .send()
+            .await
+            .expect("GET");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// `POST path` with a JSON body.
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
         self.send(reqwest::Method::POST, path, token, Some(body))

@@ -356,14 +356,32 @@ pub enum Attempted {
 /// The row as the worker that claimed it left it: outcomes apply only while the claim holds
 /// (a worker presumed dead must not overwrite what the one that took over recorded).
 fn still_claimed(row: &delivery::Model) -> Condition {
-    let owner = match &row.locked_by {
-        Some(worker) => delivery::Column::LockedBy.eq(worker.as_str()),
-        None => delivery::Column::LockedBy.is_null(),
-    };
     Condition::all()
         .add(delivery::Column::Id.eq(row.id))
         .add(delivery::Column::State.eq(delivery::STATE_PENDING))
-        .add(owner)
+        .add(held_by(row.locked_by.as_deref()))
+}
+
+/// Rows whose lease is held by `worker` (or by nobody).
+fn held_by(worker: Option<&str>) -> sea_orm::sea_query::SimpleExpr {
+    match worker {
+        Some(worker) => delivery::Column::LockedBy.eq(worker),
+        None => delivery::Column::LockedBy.is_null(),
+    }
+}
+
+/// An update that ends the rows' lease, stamped `now`; callers add what changed.
+fn released(now: DateTime<Utc>) -> sea_orm::UpdateMany<delivery::Entity> {
+    delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            delivery::Column::LockedBy,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
 }
 
 /// Record the outcomes of claimed deliveries, in one transaction: delivered rows are done and
@@ -443,42 +461,20 @@ pub async fn record(ctx: &Context, outcomes: Vec<(delivery::Model, Attempted)>) 
                 .min(Duration::hours(24));
             delay = delay.max(after);
         }
-        delivery::Entity::update_many()
+        released(now)
             .col_expr(delivery::Column::Attempts, Expr::value(attempts))
             .col_expr(delivery::Column::NextAttemptAt, Expr::value(now + delay))
-            .col_expr(
-                delivery::Column::LockedUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(
-                delivery::Column::LockedBy,
-                Expr::value(Option::<String>::None),
-            )
             .col_expr(delivery::Column::LastError, Expr::value(truncate(&error)))
-            .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
             .filter(still_claimed(&row))
             .exec(&txn)
             .await?;
     }
     for (owner, ids) in delivered {
-        let owner = match owner {
-            Some(worker) => delivery::Column::LockedBy.eq(worker),
-            None => delivery::Column::LockedBy.is_null(),
-        };
-        delivery::Entity::update_many()
+        released(now)
             .col_expr(delivery::Column::State, Expr::value(delivery::STATE_DONE))
-            .col_expr(
-                delivery::Column::LockedUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(
-                delivery::Column::LockedBy,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
             .filter(delivery::Column::Id.is_in(ids))
             .filter(delivery::Column::State.eq(delivery::STATE_PENDING))
-            .filter(owner)
+            .filter(held_by(owner.as_deref()))
             .exec(&txn)
             .await?;
     }
@@ -504,18 +500,9 @@ async fn finish(
     error: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let mut update = delivery::Entity::update_many()
+    let mut update = released(now)
         .col_expr(delivery::Column::State, Expr::value(state))
-        .col_expr(delivery::Column::Attempts, Expr::value(row.attempts + 1))
-        .col_expr(
-            delivery::Column::LockedUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(
-            delivery::Column::LockedBy,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(delivery::Column::UpdatedAt, Expr::value(now));
+        .col_expr(delivery::Column::Attempts, Expr::value(row.attempts + 1));
     if let Some(error) = error {
         update = update.col_expr(delivery::Column::LastError, Expr::value(truncate(&error)));
     }
@@ -545,8 +532,9 @@ pub async fn retry_now(ctx: &Context, host: Option<&str>) -> Result<u64> {
 /// How long finished deliveries (done, refused, given up) are kept, for the admin's questions.
 pub const KEEP_FINISHED: Duration = Duration::days(7);
 
-/// Forget deliveries finished before `before`, and stored activities with no delivery left that
-/// were queued before it. Returns how many deliveries were removed.
+/// Forget deliveries finished before `before`, stored activities with no delivery left that
+/// were queued before it, and workers silent since before it. Returns how many deliveries were
+/// removed.
 pub async fn prune(ctx: &Context, before: DateTime<Utc>) -> Result<u64> {
     let txn = db::begin_write(&ctx.db).await?;
     let removed = delivery::Entity::delete_many()
@@ -562,6 +550,11 @@ pub async fn prune(ctx: &Context, before: DateTime<Utc>) -> Result<u64> {
     outbox_activity::Entity::delete_many()
         .filter(outbox_activity::Column::CreatedAt.lt(before))
         .filter(outbox_activity::Column::Id.not_in_subquery(still_used))
+        .exec(&txn)
+        .await?;
+    // Workers that stopped beating long ago (killed, never retired).
+    delivery_worker::Entity::delete_many()
+        .filter(delivery_worker::Column::HeartbeatAt.lt(before))
         .exec(&txn)
         .await?;
     txn.commit().await?;

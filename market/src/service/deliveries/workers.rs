@@ -1,11 +1,10 @@
 //! The delivery workers that are alive, so a killed one's leases can be voided at once.
 
-use chrono::Duration;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::OnConflict};
+use sea_orm::{EntityTrait, Set, sea_query::OnConflict};
 
 use crate::{Context, Result, entities::delivery_worker};
 
-/// Say that `worker` is alive (and forget workers silent for a day).
+/// Say that `worker` is alive. (Workers long silent are forgotten by `prune`.)
 pub async fn heartbeat(ctx: &Context, worker: &str) -> Result<()> {
     let now = crate::db::now(&ctx.db).await?;
     delivery_worker::Entity::insert(delivery_worker::ActiveModel {
@@ -20,10 +19,6 @@ pub async fn heartbeat(ctx: &Context, worker: &str) -> Result<()> {
     )
     .exec_without_returning(&ctx.db)
     .await?;
-    delivery_worker::Entity::delete_many()
-        .filter(delivery_worker::Column::HeartbeatAt.lt(now - Duration::days(1)))
-        .exec(&ctx.db)
-        .await?;
     Ok(())
 }
 
