@@ -56,6 +56,20 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction>
         .await?)
 }
 
+/// A write transaction that changes a listing. On PostgreSQL it first takes one advisory lock
+/// for the whole catalog, held until commit, so listing changes commit in the order they are
+/// stamped (`updated_at` is read from the database clock inside the lock): the catalog feed,
+/// ordered by that stamp, never shows a change after one that commits before it. On SQLite,
+/// `BEGIN IMMEDIATE` already serialises every writer.
+pub async fn begin_catalog_write(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    let txn = begin_write(db).await?;
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7372001)")
+            .await?;
+    }
+    Ok(txn)
+}
+
 /// Check that the database answers (for `/health`).
 pub async fn ping(db: &DatabaseConnection) -> Result<()> {
     db.execute_unprepared("SELECT 1").await?;

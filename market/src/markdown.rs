@@ -21,6 +21,26 @@ pub fn render(markdown: &str) -> String {
         .to_string()
 }
 
+/// Make HTML from another server safe to embed in a page, with the same rules as our own
+/// rendered descriptions (so our own HTML passes through unchanged).
+pub fn sanitize(html: &str) -> String {
+    ammonia::Builder::default()
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .clean(html)
+        .to_string()
+}
+
+/// The text of some HTML, tags dropped and entities decoded (for search).
+pub fn to_text(html: &str) -> String {
+    // A space before every tag, so `<p>a</p><p>b</p>` reads `a b`, not `ab`.
+    let spaced = html.replace('<', " <");
+    let bare = ammonia::Builder::empty().clean(&spaced).to_string();
+    html_escape::decode_html_entities(&bare)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::render;

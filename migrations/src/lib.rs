@@ -13,6 +13,7 @@ mod m20261122_000004_create_federation;
 mod m20261122_000005_create_deliveries;
 mod m20261122_000006_create_delivery_hosts_and_workers;
 mod m20261122_000007_create_domain_blocks;
+mod m20261122_000008_create_peers_and_catalog;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_deliveries::Migration),
             Box::new(m20261122_000006_create_delivery_hosts_and_workers::Migration),
             Box::new(m20261122_000007_create_domain_blocks::Migration),
+            Box::new(m20261122_000008_create_peers_and_catalog::Migration),
         ]
     }
 }

@@ -1,6 +1,8 @@
 //! sea-orm entities, one per table (see the `migrations` crate for the schema).
 
 pub mod api_token;
+pub mod catalog_entry;
+pub mod catalog_entry_tag;
 pub mod delivery;
 pub mod delivery_host;
 pub mod delivery_worker;
@@ -12,6 +14,7 @@ pub mod listing;
 pub mod listing_image;
 pub mod listing_tag;
 pub mod outbox_activity;
+pub mod peer;
 pub mod received_activity;
 pub mod remote_actor;
 pub mod shop;

@@ -170,10 +170,10 @@ pub async fn create_listing(
     let stored = store_all(ctx, uploads, 0).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let result: Result<()> = async {
-        let txn = db::begin_write(&ctx.db).await?;
+        let txn = db::begin_catalog_write(&ctx.db).await?;
         // Stamped once the write lock is held, so on SQLite the catalog feed's order (by
         // `updated_at`) is the order changes commit in.
-        let now = chrono::Utc::now();
+        let now = db::now(&txn).await?;
         listing::ActiveModel {
             id: Set(id.clone()),
             shop_id: Set(shop.id),
@@ -192,7 +192,7 @@ pub async fn create_listing(
         .await?;
         insert_tags(&txn, &id, &draft.tags).await?;
         insert_images(&txn, &id, &stored, 0).await?;
-        outbox::enqueue(&txn, ctx, EventKind::Create, &id).await?;
+        changed(&txn, ctx, EventKind::Create, &id).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -211,7 +211,7 @@ pub async fn update_listing(
     id: &str,
     changes: ListingChanges,
 ) -> Result<ListingView> {
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = db::begin_catalog_write(&ctx.db).await?;
     let current = lock_row(&txn, id).await?;
     let shop = shops::get_shop_by_id(&txn, current.shop_id).await?;
     ensure_can_manage(who, &shop)?;
@@ -256,25 +256,25 @@ pub async fn update_listing(
             .await?;
         insert_tags(&txn, id, &tags).await?;
     }
-    row.updated_at = Set(chrono::Utc::now());
+    row.updated_at = Set(db::now(&txn).await?);
     row.update(&txn).await?;
-    outbox::enqueue(&txn, ctx, EventKind::Update, id).await?;
+    changed(&txn, ctx, EventKind::Update, id).await?;
     txn.commit().await?;
     get_listing(ctx, id).await
 }
 
 /// Withdraw a listing: it leaves the catalog for good. Withdrawing twice is harmless.
 pub async fn withdraw_listing(ctx: &Context, who: Authority<'_>, id: &str) -> Result<ListingView> {
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = db::begin_catalog_write(&ctx.db).await?;
     let current = lock_row(&txn, id).await?;
     let shop = shops::get_shop_by_id(&txn, current.shop_id).await?;
     ensure_can_manage(who, &shop)?;
     if current.status() != Status::Withdrawn {
         let mut row: listing::ActiveModel = current.into();
         row.status = Set(Status::Withdrawn.as_str().to_string());
-        row.updated_at = Set(chrono::Utc::now());
+        row.updated_at = Set(db::now(&txn).await?);
         row.update(&txn).await?;
-        outbox::enqueue(&txn, ctx, EventKind::Delete, id).await?;
+        changed(&txn, ctx, EventKind::Delete, id).await?;
     }
     txn.commit().await?;
     get_listing(ctx, id).await
@@ -297,7 +297,7 @@ pub async fn add_image(
     }
     let stored = store_all(ctx, vec![upload], 0).await?;
     let result: Result<()> = async {
-        let txn = db::begin_write(&ctx.db).await?;
+        let txn = db::begin_catalog_write(&ctx.db).await?;
         // Updating the listing row first locks it (PostgreSQL), so concurrent uploads count
         // one after the other and cannot together pass the limit.
         touch(&txn, id).await?;
@@ -320,7 +320,7 @@ pub async fn add_image(
             .flatten()
             .unwrap_or(-1);
         insert_images(&txn, id, &stored, max_position + 1).await?;
-        outbox::enqueue(&txn, ctx, EventKind::Update, id).await?;
+        changed(&txn, ctx, EventKind::Update, id).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -346,7 +346,7 @@ pub async fn delete_image(
     let current = find_row(&ctx.db, id).await?;
     let shop = shops::get_shop_by_id(&ctx.db, current.shop_id).await?;
     ensure_can_manage(who, &shop)?;
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = db::begin_catalog_write(&ctx.db).await?;
     let image = listing_image::Entity::find_by_id(image_id.to_string())
         .filter(listing_image::Column::ListingId.eq(id))
         .one(&txn)
@@ -356,7 +356,7 @@ pub async fn delete_image(
         .exec(&txn)
         .await?;
     touch(&txn, id).await?;
-    outbox::enqueue(&txn, ctx, EventKind::Update, id).await?;
+    changed(&txn, ctx, EventKind::Update, id).await?;
     txn.commit().await?;
     images::remove_files(
         &ctx.instance.media_dir,
@@ -498,6 +498,18 @@ pub async fn count_visible(ctx: &Context) -> Result<u64> {
         .await?)
 }
 
+/// A listing changed inside `txn`: queue its event for federation and bring its catalog entry
+/// in step, both in the same transaction as the change.
+async fn changed(
+    txn: &impl ConnectionTrait,
+    ctx: &Context,
+    kind: EventKind,
+    id: &str,
+) -> Result<()> {
+    outbox::enqueue(txn, ctx, kind, id).await?;
+    crate::service::catalog::index_local(txn, ctx, id).await
+}
+
 async fn find_row(conn: &impl ConnectionTrait, id: &str) -> Result<listing::Model> {
     listing::Entity::find_by_id(id.to_string())
         .one(conn)
@@ -517,7 +529,7 @@ async fn lock_row(txn: &impl ConnectionTrait, id: &str) -> Result<listing::Model
 async fn touch(conn: &impl ConnectionTrait, id: &str) -> Result<()> {
     listing::ActiveModel {
         id: Set(id.to_string()),
-        updated_at: Set(chrono::Utc::now()),
+        updated_at: Set(db::now(conn).await?),
         ..Default::default()
     }
     .update(conn)

@@ -1,6 +1,7 @@
 //! Services: the operations on the marketplace, each an async fn over the [`crate::Context`].
 
 pub mod accounts;
+pub mod catalog;
 pub mod deliveries;
 pub mod domains;
 pub mod followers;
@@ -8,6 +9,7 @@ pub mod images;
 pub mod instance;
 pub mod listings;
 pub mod outbox;
+pub mod peers;
 pub mod shops;
 
 /// A page of results plus what is needed to fetch the next one.

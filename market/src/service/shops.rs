@@ -79,7 +79,11 @@ pub async fn update_shop(
         row.manually_approves_followers = Set(manual);
     }
     row.updated_at = Set(chrono::Utc::now());
-    Ok(row.update(&ctx.db).await?)
+    let txn = crate::db::begin_write(&ctx.db).await?;
+    let shop = row.update(&txn).await?;
+    crate::service::catalog::rename_local_shop(&txn, &shop.ap_id, &shop.display_name).await?;
+    txn.commit().await?;
+    Ok(shop)
 }
 
 /// Set a shop's avatar from an uploaded image. The image is checked and re-encoded like listing

@@ -1,0 +1,1 @@
+//! Peer co-op nodes.
