@@ -60,6 +60,17 @@ pub async fn receive(
             "this node does not federate with {host} (blocked: {entry})"
         )));
     }
+    // Allowlist mode: only approved peers, except a node asking our instance actor to
+    // federate (recorded for the admin's `tianguis peer approve`).
+    if data.instance.allowlist
+        && let Some(host) = &actor_host
+        && !is_peer_follow_request(&data, &value)
+        && !market::service::peers::federates_with(&data, host).await?
+    {
+        return Err(Error::Forbidden(format!(
+            "this node federates only with approved peers, and {host} is not one"
+        )));
+    }
     if is_unknown_actor_deleting_itself(&data, &value).await? {
         // Mastodon announces account deletions to every server it knows; the actor is gone (410)
         // so its key cannot be fetched. We know nothing of it, so there is nothing to do.
@@ -93,6 +104,12 @@ pub async fn receive(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// A `Follow` of our instance actor: how a node asks to become a peer.
+fn is_peer_follow_request(data: &Data<Context>, value: &serde_json::Value) -> bool {
+    value.get("type").and_then(|t| t.as_str()) == Some("Follow")
+        && value.get("object").and_then(|o| o.as_str()) == Some(&data.instance.url("/actor"))
+}
+
 fn check_date(headers: &HeaderMap) -> Result<(), Error> {
     let unauthorized = |why: &str| Error::Unauthorized(why.to_string());
     let date = headers
@@ -122,11 +139,7 @@ async fn is_unknown_actor_deleting_itself(
         return Ok(false);
     }
     let actor = value.get("actor").and_then(|a| a.as_str());
-    let object = match value.get("object") {
-        Some(serde_json::Value::String(id)) => Some(id.as_str()),
-        Some(serde_json::Value::Object(map)) => map.get("id").and_then(|i| i.as_str()),
-        _ => None,
-    };
+    let object = value.get("object").and_then(crate::activities::object_id);
     match (actor, object) {
         (Some(actor), Some(object)) if actor == object => {
             Ok(followers::find_remote_actor(data, actor).await?.is_none())

@@ -154,7 +154,9 @@ async fn process_events(data: &Data<Context>) -> Result<usize, Error> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            if let Some(activity) = listing_activity::build(data, &event, &view)? {
+            if let Some(activity) =
+                listing_activity::build(data, &event, &view, listing_activity::Form::Note)?
+            {
                 let shop = shops::get_shop(data, &view.shop.handle).await?;
                 let inboxes = followers::follower_inboxes(data, shop.id)
                     .await?
@@ -163,6 +165,22 @@ async fn process_events(data: &Data<Context>) -> Result<usize, Error> {
                     .collect();
                 let shop = ApubShop::new(&data.instance, shop)?;
                 queue(data, activity, &shop, inboxes).await?;
+                // Peer nodes that follow our instance actor get the Proposal form.
+                let peers: Vec<Url> = market::service::peers::subscriber_inboxes(data)
+                    .await?
+                    .iter()
+                    .filter_map(|i| Url::parse(i).ok())
+                    .collect();
+                if !peers.is_empty()
+                    && let Some(activity) = listing_activity::build(
+                        data,
+                        &event,
+                        &view,
+                        listing_activity::Form::Proposal,
+                    )?
+                {
+                    queue(data, activity, &shop, peers).await?;
+                }
             }
             events::mark_processed(data, event.id).await?;
             done += 1;

@@ -95,13 +95,15 @@ async fn proposal(data: Data<Context>, Path(id): Path<String>) -> Result<Respons
         .to_string();
     let view = listings::get_listing(&data, &id).await?;
     if view.status == "withdrawn" {
-        let mut tomb = listing::tombstone(&view)?;
-        tomb.former_type = "Proposal".into();
-        tomb.id = Url::parse(&listing::proposal_id(&view))
-            .map_err(|e| Error::BadRequest(e.to_string()))?;
-        return Ok(activity_json(tomb, StatusCode::GONE));
+        return Ok(activity_json(
+            listing::proposal_tombstone(&view)?,
+            StatusCode::GONE,
+        ));
     }
-    Ok(activity_json(listing::proposal(&view)?, StatusCode::OK))
+    Ok(activity_json(
+        listing::proposal(&data.instance, &view)?,
+        StatusCode::OK,
+    ))
 }
 
 async fn instance_actor(data: Data<Context>) -> Result<Response, Error> {
@@ -317,8 +319,8 @@ struct CatalogQuery {
 }
 
 /// The node's catalog feed, linked from the instance actor's `streams`: every listing ever
-/// published, in the order it last changed, oldest change first, each as its `Note` (with the
-/// `Proposal`) or, once withdrawn, as a `Tombstone`. Pages are keyed by a cursor
+/// published, in the order it last changed, oldest change first, each as its FEP-0837
+/// `Proposal` (with the listing's tags and photos) or, once withdrawn, as a `Tombstone` of it. Pages are keyed by a cursor
 /// (`?after=0` is the start; every page with items has a `next`, the first empty one has
 /// none), so a peer can copy the whole catalog, resume an interrupted copy from the last `next`
 /// it saw, and later ask that empty page again for only what changed since.
@@ -349,9 +351,9 @@ async fn catalog(data: Data<Context>, Query(q): Query<CatalogQuery>) -> Result<R
     let mut items = Vec::with_capacity(views.len());
     for view in &views {
         let item = if view.status == "withdrawn" {
-            serde_json::to_value(listing::tombstone(view)?)
+            serde_json::to_value(listing::proposal_tombstone(view)?)
         } else {
-            serde_json::to_value(listing::note(&data.instance, view)?)
+            serde_json::to_value(listing::proposal(&data.instance, view)?)
         };
         items.push(item.map_err(|e| Error::BadRequest(e.to_string()))?);
     }

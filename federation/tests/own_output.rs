@@ -55,6 +55,17 @@ fn listing_note_and_proposal_round_trip_and_agree() {
         .unwrap()
         .has_numerical_value;
     assert!(note.content.contains(&format!("{stock} in stock")));
+    // The Proposal carries the Note's tags and photos, so a peer copies a listing from it alone.
+    assert_eq!(proposal.tag, note.tag);
+    let photos: Vec<_> = note
+        .attachment
+        .iter()
+        .filter_map(|a| match a {
+            federation::protocol::listing::Attachment::Image(image) => Some(image.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(proposal.attachment, photos);
 }
 
 #[test]

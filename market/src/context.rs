@@ -23,6 +23,10 @@ pub struct Instance {
     /// `federation.debug`: deliveries are attempted at once, in the request that makes them
     /// (deterministic tests), instead of by a background task.
     pub federation_debug: bool,
+    /// `federation.mode = "allowlist"`: only peers our admin approved federate with us.
+    pub allowlist: bool,
+    /// `federation.catalog_page_limit`: most pages of a peer's catalog read in one sync run.
+    pub catalog_page_limit: u64,
 }
 
 impl Instance {
@@ -50,6 +54,8 @@ impl Instance {
             media_dir,
             max_image_bytes,
             federation_debug: false,
+            allowlist: false,
+            catalog_page_limit: 1000,
         })
     }
 

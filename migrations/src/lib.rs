@@ -14,6 +14,7 @@ mod m20261122_000005_create_deliveries;
 mod m20261122_000006_create_delivery_hosts_and_workers;
 mod m20261122_000007_create_domain_blocks;
 mod m20261122_000008_create_peers_and_catalog;
+mod m20261122_000009_create_catalog_search;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_create_delivery_hosts_and_workers::Migration),
             Box::new(m20261122_000007_create_domain_blocks::Migration),
             Box::new(m20261122_000008_create_peers_and_catalog::Migration),
+            Box::new(m20261122_000009_create_catalog_search::Migration),
         ]
     }
 }

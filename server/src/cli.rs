@@ -52,6 +52,44 @@ pub enum Command {
     /// The domain blocklist: servers this node does not federate with.
     #[command(subcommand)]
     Domain(DomainCommand),
+    /// Peer co-op nodes: federation agreements and catalog sync.
+    #[command(subcommand)]
+    Peer(PeerCommand),
+}
+
+/// `tianguis peer …`
+#[derive(Debug, Subcommand)]
+pub enum PeerCommand {
+    /// Follow another node's instance actor (it approves, or accepts at once in open mode),
+    /// then copy its whole catalog; shows progress until the copy is done.
+    Add {
+        /// The node's address, e.g. https://other.coop
+        address: String,
+        /// Return once the follow is queued instead of following the copy's progress.
+        #[arg(long)]
+        no_wait: bool,
+        /// Give up following the progress after this many seconds (the copy goes on).
+        #[arg(long, default_value_t = 120)]
+        wait_secs: u64,
+    },
+    /// Approve a node: it may federate with us (allowlist mode); its pending request is
+    /// accepted and we follow it back.
+    Approve {
+        /// Its domain, as `list` shows it.
+        domain: String,
+    },
+    /// Every peer: who follows whom, listings copied, last sync.
+    List,
+    /// Copy what changed in a peer's catalog now, in this process, with a progress bar.
+    Sync {
+        /// Its domain, as `list` shows it.
+        domain: String,
+    },
+    /// Stop federating with a node: undo our follow and forget its listings.
+    Remove {
+        /// Its domain, as `list` shows it.
+        domain: String,
+    },
 }
 
 /// `tianguis domain …`
@@ -278,6 +316,175 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Listing(cmd) => listing(&admin_context(&config).await?, cmd).await,
         Command::Deliveries(cmd) => deliveries(&admin_context(&config).await?, cmd).await,
         Command::Domain(cmd) => domain(&admin_context(&config).await?, cmd).await,
+        Command::Peer(cmd) => peer(&config, cmd).await,
+    }
+}
+
+async fn peer(config: &Config, cmd: PeerCommand) -> anyhow::Result<()> {
+    use market::service::{catalog, peers};
+    let ctx = admin_context(config).await?;
+    let options = federation::config::Options {
+        debug: config.federation.debug,
+        resolve: config.federation.resolve.clone(),
+    };
+    let federation = federation::config::build(ctx.clone(), &options).await?;
+    let data = federation.to_request_data();
+    match cmd {
+        PeerCommand::Add {
+            address,
+            no_wait,
+            wait_secs,
+        } => {
+            let added = federation::peering::add(&data, &address).await?;
+            let domain = added.peer.domain.clone();
+            if added.follow_sent {
+                println!(
+                    "asked {domain} to federate (Follow from our instance actor queued; the running node sends it)"
+                );
+            } else {
+                println!("already following {domain}");
+            }
+            if !no_wait {
+                follow_progress(&ctx, &domain, std::time::Duration::from_secs(wait_secs)).await?;
+            }
+        }
+        PeerCommand::Approve { domain } => {
+            let added = federation::peering::approve(&data, &domain).await?;
+            println!(
+                "approved {}; {}",
+                added.peer.domain,
+                if added.follow_sent {
+                    "following it back"
+                } else {
+                    "already following it"
+                }
+            );
+        }
+        PeerCommand::List => {
+            let counts = catalog::count_by_origin(&ctx).await?;
+            println!("domain\twe follow\tfollows us\tapproved\tlistings\tsynced\terror");
+            for row in peers::list(&ctx).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    row.domain,
+                    row.outgoing,
+                    row.incoming,
+                    if row.approved { "yes" } else { "no" },
+                    counts.get(&row.domain).copied().unwrap_or(0),
+                    row.synced_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_else(|| "never".into()),
+                    row.last_error.unwrap_or_default()
+                );
+            }
+        }
+        PeerCommand::Sync { domain } => {
+            let row = peers::get(&ctx, &domain).await?;
+            let bar = progress_bar(&row);
+            let report = federation::peering::sync(&data, row.id, &mut |now| {
+                update_bar(&bar, now);
+            })
+            .await?;
+            bar.finish_and_clear();
+            if report.busy {
+                anyhow::bail!("{domain} is being synced by another process; try again shortly");
+            }
+            println!(
+                "{}: {} pages, {} new, {} changed, {} withdrawn, {} unchanged, {} skipped{}",
+                row.domain,
+                report.pages,
+                report.inserted,
+                report.updated,
+                report.deleted,
+                report.unchanged,
+                report.skipped,
+                if report.capped {
+                    " (page cap reached: run again to continue)"
+                } else {
+                    ""
+                }
+            );
+        }
+        PeerCommand::Remove { domain } => {
+            let removed = federation::peering::remove(&data, &domain).await?;
+            println!(
+                "removed {}: forgot {} listings",
+                removed.peer.domain, removed.listings
+            );
+        }
+    }
+    Ok(())
+}
+
+fn progress_bar(row: &market::entities::peer::Model) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(row.total_items.unwrap_or(0).max(0) as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} listings ({elapsed})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("copying {}", row.domain));
+    bar
+}
+
+fn update_bar(bar: &indicatif::ProgressBar, row: &market::entities::peer::Model) {
+    if let Some(total) = row.total_items {
+        bar.set_length(total.max(row.items_read).max(0) as u64);
+    }
+    bar.set_position(row.items_read.max(0) as u64);
+}
+
+/// Follow a peer's answer and the copy of its catalog (done by the running node) until it is
+/// complete or `limit` passes.
+async fn follow_progress(
+    ctx: &Context,
+    domain: &str,
+    limit: std::time::Duration,
+) -> anyhow::Result<()> {
+    use market::{entities::peer::outgoing, service::peers};
+    let deadline = std::time::Instant::now() + limit;
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let waiting = indicatif::ProgressBar::new_spinner();
+    waiting.set_message(format!("waiting for {domain} to accept"));
+    loop {
+        let row = peers::get(ctx, domain).await?;
+        if row.outgoing == outgoing::REJECTED {
+            waiting.finish_and_clear();
+            anyhow::bail!("{domain} declined to federate");
+        }
+        if row.outgoing == outgoing::ACCEPTED {
+            waiting.finish_and_clear();
+            let bar = bar.get_or_insert_with(|| progress_bar(&row));
+            update_bar(bar, &row);
+            if row.backfilled {
+                bar.finish_and_clear();
+                println!(
+                    "copied {}'s catalog: {} listings read in {} pages",
+                    domain, row.items_read, row.pages_read
+                );
+                return Ok(());
+            }
+        } else {
+            waiting.tick();
+        }
+        if std::time::Instant::now() >= deadline {
+            waiting.finish_and_clear();
+            if let Some(bar) = &bar {
+                bar.abandon();
+            }
+            println!(
+                "still {} with {domain}; the node goes on in the background (see tianguis peer list)",
+                if row.outgoing == outgoing::ACCEPTED {
+                    "copying the catalog"
+                } else {
+                    "waiting for approval"
+                }
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
 }
 
@@ -287,8 +494,8 @@ async fn domain(ctx: &Context, cmd: DomainCommand) -> anyhow::Result<()> {
         DomainCommand::Block { domain, reason } => {
             let (domain, purged) = domains::block(ctx, &domain, reason.as_deref()).await?;
             println!(
-                "blocked {domain}: forgot {} actors (and their follows), refused {} waiting deliveries",
-                purged.actors, purged.deliveries
+                "blocked {domain}: forgot {} actors (and their follows), {} copied listings and {} peers; refused {} waiting deliveries",
+                purged.actors, purged.listings, purged.peers, purged.deliveries
             );
         }
         DomainCommand::Unblock { domain } => {
@@ -311,10 +518,12 @@ async fn domain(ctx: &Context, cmd: DomainCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("reading {}", file.display()))?;
             let imported = domains::import_csv(ctx, &csv).await?;
             println!(
-                "blocked {} domains, skipped {} (silence or noop); forgot {} actors, refused {} waiting deliveries",
+                "blocked {} domains, skipped {} (silence or noop); forgot {} actors, {} copied listings and {} peers; refused {} waiting deliveries",
                 imported.blocked,
                 imported.skipped,
                 imported.purged.actors,
+                imported.purged.listings,
+                imported.purged.peers,
                 imported.purged.deliveries
             );
         }

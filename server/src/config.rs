@@ -125,9 +125,29 @@ pub struct FederationConfig {
     /// Run the delivery worker in this process (turns listing changes into activities and
     /// retries due deliveries every 2 s).
     pub deliver: bool,
+    /// `open`: federate with every server not blocked. `allowlist`: only with peer nodes our
+    /// admin approved (`tianguis peer add` / `peer approve`), as a federation of co-ops.
+    pub mode: FederationMode,
+    /// How often the catalogs of peer nodes are asked again for what changed (heals a lost
+    /// delivery), in seconds.
+    pub reconcile_interval_secs: u64,
+    /// Most pages of a peer's catalog read in one sync run (100 listings a page); the next run
+    /// continues where this one stopped.
+    pub catalog_page_limit: u64,
     /// Tests only, never from a file: resolve these host names to these addresses.
     #[serde(skip)]
     pub resolve: Vec<(String, std::net::SocketAddr)>,
+}
+
+/// `[federation] mode`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FederationMode {
+    /// Every server not blocked.
+    #[default]
+    Open,
+    /// Only approved peers.
+    Allowlist,
 }
 
 impl Default for FederationConfig {
@@ -135,6 +155,9 @@ impl Default for FederationConfig {
         FederationConfig {
             debug: false,
             deliver: true,
+            mode: FederationMode::Open,
+            reconcile_interval_secs: 600,
+            catalog_page_limit: 1000,
             resolve: Vec::new(),
         }
     }

@@ -15,6 +15,10 @@ use market::{
     entities::shop,
     service::{
         PageRequest,
+        catalog::{
+            self, EntryView,
+            search::{self, SearchQuery},
+        },
         listings::{self, ListingFilter, ListingView},
         shops,
     },
@@ -29,6 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/shops/{handle}", get(shop_page))
         .route("/listings/{id}", get(listing_page))
         .route("/tags/{tag}", get(tag_page))
+        .route("/search", get(search_page))
+        .route("/catalog/items/{id}", get(catalog_entry_page))
         .route("/shops/{handle}/followers", get(followers_page))
         .route("/static/style.css", get(stylesheet))
 }
@@ -143,6 +149,155 @@ async fn tag_page(
         node_name: &ctx.instance.name,
         tag,
         listings: found.items,
+    }))
+}
+
+/// The search form's fields as the visitor typed them, to show them again.
+struct SearchForm {
+    q: String,
+    tag: String,
+    currency: String,
+    min_price: String,
+    max_price: String,
+    shop: String,
+    node: String,
+    in_stock: bool,
+}
+
+/// The query parameters the search page keeps from one page of results to the next.
+const SEARCH_PARAMS: [&str; 8] = [
+    "q",
+    "tag",
+    "currency",
+    "min_price",
+    "max_price",
+    "shop",
+    "node",
+    "in_stock",
+];
+
+/// One result: the entry and the thumbnail to show (`src`, `alt`), if we have one.
+struct Card {
+    entry: EntryView,
+    thumb: Option<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage<'a> {
+    node_name: &'a str,
+    max_query_chars: usize,
+    form: SearchForm,
+    /// Why the search was refused (shown instead of results).
+    error: Option<String>,
+    /// Some criterion was given (else the page shows the newest entries).
+    searched: bool,
+    cards: Vec<Card>,
+    total: u64,
+    page: u64,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+}
+
+/// `/search`: the federated catalog, searched with a plain GET form. A refused parameter shows
+/// the form again with the reason (422).
+async fn search_page(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let ctx = &state.ctx;
+    let value = |name: &str| params.get(name).cloned().unwrap_or_default();
+    let form = SearchForm {
+        q: value("q"),
+        tag: value("tag"),
+        currency: value("currency"),
+        min_price: value("min_price"),
+        max_price: value("max_price"),
+        shop: value("shop"),
+        node: value("node"),
+        in_stock: params
+            .get("in_stock")
+            .is_some_and(|v| matches!(v.trim(), "true" | "1" | "yes" | "on")),
+    };
+    let mut page = SearchPage {
+        node_name: &ctx.instance.name,
+        max_query_chars: search::MAX_QUERY_CHARS,
+        form,
+        error: None,
+        searched: SEARCH_PARAMS
+            .iter()
+            .any(|p| params.get(*p).is_some_and(|v| !v.trim().is_empty())),
+        cards: Vec::new(),
+        total: 0,
+        page: 1,
+        prev_href: None,
+        next_href: None,
+    };
+    let found = match SearchQuery::from_params(&params) {
+        Ok(query) => search::search(ctx, &query).await,
+        Err(e) => Err(e),
+    };
+    let found = match found {
+        Ok(found) => found,
+        Err(e) if e.is_internal() => return PageError::new(&state, e).into_response(),
+        Err(e) => {
+            page.error = Some(e.public_message());
+            return (
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                render(&page),
+            )
+                .into_response();
+        }
+    };
+    let href = |number: u64| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for name in SEARCH_PARAMS.iter().chain(&["per_page"]) {
+            if let Some(v) = params.get(*name).filter(|v| !v.trim().is_empty()) {
+                query.append_pair(name, v);
+            }
+        }
+        query.append_pair("page", &number.to_string());
+        format!("/search?{}", query.finish())
+    };
+    page.prev_href = (found.page > 1).then(|| href(found.page - 1));
+    page.next_href = found.has_next().then(|| href(found.page + 1));
+    page.total = found.total;
+    page.page = found.page;
+    page.cards = found
+        .items
+        .into_iter()
+        .map(|entry| Card {
+            thumb: entry
+                .images
+                .iter()
+                .find_map(|i| Some((i.thumbnail_url.clone()?, i.alt.clone()))),
+            entry,
+        })
+        .collect();
+    render(&page)
+}
+
+#[derive(Template)]
+#[template(path = "catalog_entry.html")]
+struct CatalogEntryPage<'a> {
+    node_name: &'a str,
+    e: EntryView,
+}
+
+/// `/catalog/items/{id}`: one catalog entry, ours or a peer's, with a link to its own page.
+async fn catalog_entry_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let ctx = &state.ctx;
+    let fail = |e| PageError::new(&state, e);
+    let id = id
+        .parse::<i32>()
+        .map_err(|_| fail(market::Error::not_found("catalog entry")))?;
+    let entry = catalog::get_entry(ctx, id).await.map_err(fail)?;
+    Ok(render(&CatalogEntryPage {
+        node_name: &ctx.instance.name,
+        e: entry,
     }))
 }
 

@@ -45,6 +45,8 @@ pub async fn open_context(config: &Config) -> anyhow::Result<Context> {
         config.media.max_image_bytes,
     )?;
     instance.federation_debug = config.federation.debug;
+    instance.allowlist = config.federation.mode == crate::config::FederationMode::Allowlist;
+    instance.catalog_page_limit = config.federation.catalog_page_limit;
     Ok(Context::new(db, instance))
 }
 
@@ -117,6 +119,17 @@ impl Application {
             ..
         } = self;
         let (stop_worker, stop) = tokio::sync::watch::channel(false);
+        let reconciler = config.federation.deliver.then(|| {
+            federation::peering::spawn_reconciler(
+                federation.clone(),
+                Duration::from_secs(config.federation.reconcile_interval_secs.max(1)),
+                stop.clone(),
+            )
+        });
+        let thumbnailer = config
+            .federation
+            .deliver
+            .then(|| federation::media::spawn_thumbnailer(federation.clone(), stop.clone()));
         let worker = config
             .federation
             .deliver
@@ -175,7 +188,29 @@ impl Application {
                 }
             }
         };
-        tokio::join!(requests, deliveries);
+        let sync = async {
+            if let Some(reconciler) = reconciler {
+                // A catalog copy stops between pages; its cursor is saved after every page.
+                if tokio::time::timeout(Duration::from_secs(10), reconciler)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("catalog sync still running; it resumes on the next start");
+                }
+            }
+        };
+        let thumbs = async {
+            if let Some(mut thumbnailer) = thumbnailer {
+                // Stopping part-way leaves at most a thumbnail file nobody points at.
+                if tokio::time::timeout(Duration::from_secs(20), &mut thumbnailer)
+                    .await
+                    .is_err()
+                {
+                    thumbnailer.abort();
+                }
+            }
+        };
+        tokio::join!(requests, deliveries, sync, thumbs);
         Ok(())
     }
 }

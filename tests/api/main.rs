@@ -9,6 +9,7 @@ mod listings;
 mod pages;
 mod paging;
 mod permissions;
+mod search;
 mod shops;
 mod support;
 mod uploads;

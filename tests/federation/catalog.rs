@@ -1,5 +1,6 @@
 //! The catalog feed peers copy a node's catalog through: linked from the instance actor,
-//! paged by cursor, every listing once, and afterwards only what changed.
+//! paged by cursor, every listing once (as its FEP-0837 Proposal), and afterwards only what
+//! changed.
 
 use harness::{TestNode, sample_listing};
 use serde_json::{Value, json};
@@ -58,13 +59,13 @@ async fn the_catalog_feed_pages_every_listing_once_then_only_what_changed() {
     unique.sort();
     unique.dedup();
     assert_eq!((seen.len(), unique.len()), (205, 205), "each listing once");
-    assert_eq!(items[0]["type"], "Note", "{}", items[0]);
+    assert_eq!(items[0]["type"], "Proposal", "{}", items[0]);
     assert!(
-        seen[0].ends_with(&ids[0]),
+        seen[0].ends_with(&format!("{}/proposal", ids[0])),
         "oldest change first: {}",
         seen[0]
     );
-    assert!(seen[204].ends_with(&ids[204]));
+    assert!(seen[204].ends_with(&format!("{}/proposal", ids[204])));
 
     // Nothing changed: the end is still empty.
     let (again, _, _) = page_through(&node, &end).await;
@@ -83,13 +84,17 @@ async fn the_catalog_feed_pages_every_listing_once_then_only_what_changed() {
     let (changed, _, _) = page_through(&node, &end).await;
     let changed_ids: Vec<&str> = changed.iter().map(|i| i["id"].as_str().unwrap()).collect();
     assert_eq!(changed_ids.len(), 2, "{changed_ids:?}");
-    assert!(changed_ids[0].ends_with(&ids[3]) && changed_ids[1].ends_with(&ids[7]));
+    assert!(
+        changed_ids[0].ends_with(&format!("{}/proposal", ids[3]))
+            && changed_ids[1].ends_with(&format!("{}/proposal", ids[7]))
+    );
     assert!(
         changed[0].to_string().contains("99999.99"),
         "{}",
         changed[0]
     );
     assert_eq!(changed[1]["type"], "Tombstone", "{}", changed[1]);
+    assert_eq!(changed[1]["formerType"], "Proposal", "{}", changed[1]);
     let (_, root) = node.get_ap(&node.url("/catalog")).await;
     assert_eq!(
         root["totalItems"], 205,

@@ -91,10 +91,13 @@ fn every_actor_and_activity_of_other_servers_parses() {
                             InboxActivity::Follow(_) => "Follow",
                             InboxActivity::Undo(_) => "Undo",
                             InboxActivity::Delete(_) => "Delete",
+                            InboxActivity::FollowAnswer(_) => "Accept",
+                            InboxActivity::Publish(_) => "Publish",
                             InboxActivity::Other(_) => "other",
                         };
                         let expected = match kind.as_str() {
-                            "Follow" | "Undo" | "Delete" => kind.as_str(),
+                            "Follow" | "Undo" | "Delete" | "Accept" => kind.as_str(),
+                            "Create" | "Update" => "Publish",
                             _ => "other",
                         };
                         if variant != expected {

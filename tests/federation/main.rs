@@ -11,4 +11,6 @@ mod domains;
 mod follow;
 mod inbox_security;
 mod mastodon_rules;
+mod peers;
 mod process;
+mod thumbnails;

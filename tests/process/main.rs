@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod kill;
+mod peering;
 mod sigterm;
 mod two_processes;
 

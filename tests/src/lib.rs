@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod image_host;
 pub mod peer;
 pub mod process;
 pub mod procfs;

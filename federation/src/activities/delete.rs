@@ -1,10 +1,11 @@
 //! `Delete` of the sending actor itself (a Mastodon account deleted): forget it and its follows.
-//! Deletes of anything else are ignored: we keep no remote content yet.
+//! `Delete` of a listing on a peer node whose catalog we copy: its copy becomes a tombstone.
+//! Deletes of anything else are ignored.
 
 use activitypub_federation::{config::Data, traits::Activity};
 use market::{
     Context,
-    service::{followers, instance},
+    service::{catalog, deliveries, followers, instance, peers},
 };
 use url::Url;
 
@@ -13,11 +14,7 @@ use crate::{error::Error, protocol::activities::Delete};
 impl Delete {
     /// The id of the deleted object.
     pub fn object_id(&self) -> Option<&str> {
-        match &self.object {
-            serde_json::Value::String(id) => Some(id),
-            serde_json::Value::Object(map) => map.get("id").and_then(|v| v.as_str()),
-            _ => None,
-        }
+        super::object_id(&self.object)
     }
 }
 
@@ -44,7 +41,28 @@ impl Activity for Delete {
         }
         if self.object_id() == Some(self.actor.inner().as_str()) {
             followers::remove_remote_actor(data, self.actor.inner().as_str()).await?;
+            return Ok(());
         }
+        // A listing withdrawn on a node whose catalog we copy.
+        let (Some(host), Some(object_id)) = (
+            deliveries::host_of(self.actor.inner().as_str()),
+            self.object_id(),
+        ) else {
+            return Ok(());
+        };
+        if peers::followed(data, &host).await?.is_none() {
+            return Ok(());
+        }
+        if deliveries::host_of(object_id).as_deref() != Some(host.as_str()) {
+            return Err(Error::Forbidden(format!("{object_id} is not on {host}")));
+        }
+        let at = self
+            .object
+            .get("deleted")
+            .and_then(|d| d.as_str())
+            .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+            .map(|d| d.with_timezone(&chrono::Utc));
+        catalog::delete_remote(data, &host, object_id, at).await?;
         Ok(())
     }
 }

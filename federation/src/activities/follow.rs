@@ -1,5 +1,6 @@
 //! `Follow`: a remote actor follows a shop. Accepted at once (an `Accept` goes back) unless the
-//! shop approves followers by hand.
+//! shop approves followers by hand. A `Follow` of our instance actor is a peer node asking to
+//! federate (`peer.rs`).
 
 use activitypub_federation::{config::Data, traits::Activity};
 use market::{
@@ -9,7 +10,7 @@ use market::{
 };
 use url::Url;
 
-use super::{accept_follow, local_shop};
+use super::{accept_follow, local_shop, peer};
 use crate::{error::Error, protocol::activities::Follow};
 
 #[async_trait::async_trait]
@@ -26,6 +27,9 @@ impl Activity for Follow {
     }
 
     async fn verify(&self, data: &Data<Context>) -> Result<(), Error> {
+        if peer::is_instance_actor(data, &self.object) {
+            return Ok(());
+        }
         local_shop(data, &self.object).await?;
         Ok(())
     }
@@ -33,6 +37,9 @@ impl Activity for Follow {
     async fn receive(self, data: &Data<Context>) -> Result<(), Error> {
         if !instance::first_receipt(data, self.id.as_str()).await? {
             return Ok(());
+        }
+        if peer::is_instance_actor(data, &self.object) {
+            return peer::receive_follow(data, self).await;
         }
         let shop = local_shop(data, &self.object).await?;
         let actor = self.actor.dereference(data).await?;

@@ -6,6 +6,7 @@ pub mod delete;
 pub mod follow;
 pub mod listing;
 pub mod other;
+pub mod peer;
 pub mod undo;
 
 use activitypub_federation::config::Data;
@@ -16,7 +17,7 @@ use url::Url;
 use crate::{
     error::Error,
     objects::shop::ApubShop,
-    protocol::activities::{Delete, Follow, Other, Undo},
+    protocol::activities::{Delete, Follow, FollowAnswer, Other, Publish, Undo},
 };
 
 /// The activities the inbox acts on. Every other type is answered 202 and ignored (see
@@ -29,8 +30,12 @@ pub enum InboxActivity {
     Follow(Follow),
     /// `Undo{Follow}`.
     Undo(Undo),
-    /// `Delete` of the sending actor itself.
+    /// `Delete` of the sending actor itself, or of a peer node's listing.
     Delete(Delete),
+    /// `Accept` or `Reject` of our instance actor's `Follow` of a peer node.
+    FollowAnswer(FollowAnswer),
+    /// `Create` or `Update` of a peer node's listing.
+    Publish(Publish),
     /// Anything else (Like, Announce, Create of a reply, ...): verified, then ignored.
     Other(Other),
 }
@@ -94,6 +99,15 @@ pub async fn local_shop(data: &Data<Context>, id: &Url) -> Result<ApubShop, Erro
         return Err(not_found());
     }
     ApubShop::new(&data.instance, shop)
+}
+
+/// The id of an activity's object, embedded (its `id`) or given as a string.
+pub fn object_id(value: &serde_json::Value) -> Option<&str> {
+    match value {
+        serde_json::Value::String(id) => Some(id),
+        serde_json::Value::Object(map) => map.get("id").and_then(|v| v.as_str()),
+        _ => None,
+    }
 }
 
 /// A fresh id for an activity we send.

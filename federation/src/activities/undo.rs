@@ -71,6 +71,16 @@ impl Activity for Undo {
         let Some((follow_id, _, shop_id)) = self.follow_parts() else {
             return Ok(());
         };
+        // A peer node's instance actor stops following ours.
+        let ours = shop_id
+            .as_ref()
+            .is_some_and(|id| super::peer::is_instance_actor(data, id));
+        if ours || shop_id.is_none() {
+            let follow = follow_id.as_ref().map(Url::as_str);
+            if market::service::peers::follow_undone(data, &actor.ap_id, follow).await? || ours {
+                return Ok(());
+            }
+        }
         let shop = match shop_id {
             Some(shop_id) => Some(local_shop(data, &shop_id).await?.shop.id),
             None => match follow_id {

@@ -30,6 +30,36 @@ pub fn proposal_id(view: &ListingView) -> String {
     format!("{}/proposal", view.url)
 }
 
+fn hashtags(instance: &Instance, view: &ListingView) -> Result<Vec<Hashtag>, Error> {
+    view.tags
+        .iter()
+        .map(|t| {
+            Ok(Hashtag {
+                kind: "Hashtag".into(),
+                name: format!("#{t}"),
+                href: url(&instance.url(&format!("/tags/{t}")))?,
+            })
+        })
+        .collect()
+}
+
+fn photos(view: &ListingView) -> Result<Vec<ImageAttachment>, Error> {
+    view.images
+        .iter()
+        .take(MAX_ATTACHED_IMAGES)
+        .map(|image| {
+            Ok(ImageAttachment {
+                kind: "Image".into(),
+                media_type: image.media_type.clone(),
+                url: url(&image.url)?,
+                name: image.alt.clone(),
+                width: image.width,
+                height: image.height,
+            })
+        })
+        .collect()
+}
+
 /// The listing as a `Note`.
 pub fn note(instance: &Instance, view: &ListingView) -> Result<ListingNote, Error> {
     let esc = |s: &str| html_escape::encode_text(s).to_string();
@@ -48,7 +78,7 @@ pub fn note(instance: &Instance, view: &ListingView) -> Result<ListingNote, Erro
         view.description_html
     );
     content.push_str(&format!(r#"<p><a href="{0}">{0}</a></p>"#, attr(&view.url)));
-    let mut tags = Vec::with_capacity(view.tags.len());
+    let tags = hashtags(instance, view)?;
     if !view.tags.is_empty() {
         let links: Vec<String> = view
             .tags
@@ -63,25 +93,9 @@ pub fn note(instance: &Instance, view: &ListingView) -> Result<ListingNote, Erro
             })
             .collect();
         content.push_str(&format!("<p>{}</p>", links.join(" ")));
-        for t in &view.tags {
-            tags.push(Hashtag {
-                kind: "Hashtag".into(),
-                name: format!("#{t}"),
-                href: url(&instance.url(&format!("/tags/{t}")))?,
-            });
-        }
     }
-    let mut attachment = Vec::new();
-    for image in view.images.iter().take(MAX_ATTACHED_IMAGES) {
-        attachment.push(Attachment::Image(ImageAttachment {
-            kind: "Image".into(),
-            media_type: image.media_type.clone(),
-            url: url(&image.url)?,
-            name: image.alt.clone(),
-            width: image.width,
-            height: image.height,
-        }));
-    }
+    let mut attachment: Vec<Attachment> =
+        photos(view)?.into_iter().map(Attachment::Image).collect();
     attachment.push(Attachment::Link(PaymentLink {
         kind: "Link".into(),
         name: format!("Order: {}", view.title),
@@ -107,8 +121,9 @@ pub fn note(instance: &Instance, view: &ListingView) -> Result<ListingNote, Erro
 }
 
 /// The listing as an FEP-0837 `Proposal`: one unit of the item for its price, any whole number
-/// of units up to the stock.
-pub fn proposal(view: &ListingView) -> Result<Proposal, Error> {
+/// of units up to the stock. It carries the Note's tags and photos too, so a peer node copies a
+/// whole listing from the Proposal alone.
+pub fn proposal(instance: &Instance, view: &ListingView) -> Result<Proposal, Error> {
     let id = proposal_id(view);
     let one = |value: String| Quantity {
         has_unit: "one".into(),
@@ -142,6 +157,18 @@ pub fn proposal(view: &ListingView) -> Result<Proposal, Error> {
         },
         unit_based: true,
         to: vec![PUBLIC.into()],
+        tag: hashtags(instance, view)?,
+        attachment: photos(view)?,
+    })
+}
+
+/// What a withdrawn listing's Proposal id serves, and what peers are sent when it goes.
+pub fn proposal_tombstone(view: &ListingView) -> Result<Tombstone, Error> {
+    Ok(Tombstone {
+        kind: "Tombstone".into(),
+        id: url(&proposal_id(view))?,
+        former_type: "Proposal".into(),
+        deleted: view.updated_at,
     })
 }
 

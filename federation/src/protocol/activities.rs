@@ -84,6 +84,48 @@ pub struct ListingActivity {
     pub object: Value,
 }
 
+/// `Accept` or `Reject` of a `Follow` our instance actor sent to a peer node. The object is the
+/// Follow (embedded or as its id).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FollowAnswer {
+    #[serde(rename = "type")]
+    pub kind: AnswerKind,
+    pub id: Url,
+    pub actor: ObjectId<ApubRemoteActor>,
+    pub object: Value,
+}
+
+/// How a `Follow` was answered.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum AnswerKind {
+    /// Yes.
+    Accept,
+    /// No.
+    Reject,
+}
+
+/// `Create` or `Update` received. We act on a peer node's listing (`Proposal`); anything else
+/// (a Mastodon reply, a profile update) is ignored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Publish {
+    #[serde(rename = "type")]
+    pub kind: PublishKind,
+    pub id: Url,
+    pub actor: ObjectId<ApubRemoteActor>,
+    pub object: Value,
+}
+
+/// `Create` or `Update`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum PublishKind {
+    /// New.
+    Create,
+    /// Changed.
+    Update,
+}
+
 /// Any other activity: its signature is checked like every other, then it is ignored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -94,6 +94,12 @@ pub struct Proposal {
     /// True: a buyer may order any whole number of units up to `availableQuantity`.
     pub unit_based: bool,
     pub to: Vec<String>,
+    /// The listing's hashtags, as on the Note (so a peer's copy has them without the Note).
+    #[serde(default)]
+    pub tag: Vec<Hashtag>,
+    /// The listing's photos, as on the Note.
+    #[serde(default)]
+    pub attachment: Vec<ImageAttachment>,
 }
 
 /// One side of a Proposal.

@@ -26,7 +26,7 @@ pub mod incoming {
 }
 
 /// A row of `peers`.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "peers")]
 pub struct Model {
     #[sea_orm(primary_key)]

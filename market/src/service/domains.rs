@@ -116,6 +116,10 @@ pub struct Purged {
     pub actors: u64,
     /// Deliveries that were waiting for the domain, now refused.
     pub deliveries: u64,
+    /// Listings copied from its nodes, forgotten.
+    pub listings: u64,
+    /// Peer agreements with its nodes, ended.
+    pub peers: u64,
 }
 
 /// Block `entry` and forget what the node holds from it. Blocking it again changes the reason.
@@ -196,6 +200,9 @@ pub async fn block(ctx: &Context, entry: &str, reason: Option<&str>) -> Result<(
             .rows_affected;
     }
     txn.commit().await?;
+    // After the block is in place (nothing new arrives from it), what was copied goes.
+    purged.listings = crate::service::catalog::purge_blocked(ctx, &domain).await?;
+    purged.peers = crate::service::peers::remove_blocked(ctx, &domain).await?;
     Ok((domain, purged))
 }
 
@@ -330,6 +337,8 @@ pub async fn import_csv(ctx: &Context, csv: &str) -> Result<Imported> {
         imported.blocked += 1;
         imported.purged.actors += purged.actors;
         imported.purged.deliveries += purged.deliveries;
+        imported.purged.listings += purged.listings;
+        imported.purged.peers += purged.peers;
     }
     Ok(imported)
 }

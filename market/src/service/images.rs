@@ -1,13 +1,19 @@
 //! Listing images: checked by decoding, re-encoded to drop metadata (EXIF GPS in a phone photo
 //! would tell the world where a member lives), stored under the media dir with a thumbnail.
+//!
+//! Peers' listing images stay on their nodes; we keep only a thumbnail of each, made here from
+//! the bytes `federation::media` fetched, under `remote/` in the media dir, and recorded in the
+//! catalog entry only if the entry did not change meanwhile.
 
 use std::{io::Cursor, path::Path};
 
 use image::{
     DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, codecs::jpeg::JpegEncoder,
 };
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
+use sha2::{Digest, Sha256};
 
-use crate::{Error, Result};
+use crate::{Context, Error, Result, entities::catalog_entry, service::catalog::CatalogImage};
 
 /// At most this many images per listing (Mastodon shows four attachments).
 pub const MAX_IMAGES_PER_LISTING: usize = 4;
@@ -120,10 +126,162 @@ pub async fn remove_files(media_dir: &Path, file_name: &str, thumb_file_name: &s
     }
 }
 
+/// Peers' images get our thumbnails under this directory of the media dir.
+pub const REMOTE_DIR: &str = "remote";
+/// Failed attempts at a peer's image after which we stop trying to make its thumbnail.
+pub const MAX_THUMBNAIL_ATTEMPTS: u8 = 3;
+
+/// Make our thumbnail of a peer's image `url` from its `bytes` (checked by decoding, within the
+/// same limits as uploads) and write it under `media_dir` as
+/// `remote/<sha256 of url>-<random>.jpg|png`. Returns that name, relative to `media_dir`, for
+/// `CatalogImage::thumbnail`.
+///
+/// The random part makes every write a new file, so a writer whose result was not kept (the
+/// entry changed meanwhile) removes its own file and never one another writer stored.
+pub async fn store_remote_thumbnail(
+    media_dir: &Path,
+    url: &str,
+    bytes: Vec<u8>,
+    max_bytes: usize,
+) -> Result<String> {
+    if bytes.len() > max_bytes {
+        return Err(Error::PayloadTooLarge(format!(
+            "the image is {} bytes; the limit is {max_bytes}",
+            bytes.len()
+        )));
+    }
+    let (thumb, ext) = tokio::task::spawn_blocking(move || {
+        let decoded = decode(&bytes, "the image")?;
+        thumbnail(&decoded.img, false)
+    })
+    .await??;
+    let digest = Sha256::digest(url.as_bytes());
+    let hash: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    let file_name = format!("{REMOTE_DIR}/{hash}-{}.{ext}", &random[..12]);
+    tokio::fs::create_dir_all(media_dir.join(REMOTE_DIR)).await?;
+    tokio::fs::write(media_dir.join(&file_name), &thumb).await?;
+    Ok(file_name)
+}
+
+/// Remove a thumbnail [`store_remote_thumbnail`] wrote. Best effort, like [`remove_files`]; a
+/// name that is not one of ours (outside `remote/`, or with a path in it) is left alone.
+pub async fn remove_remote_thumbnail(media_dir: &Path, file_name: &str) {
+    let ours = file_name
+        .strip_prefix(REMOTE_DIR)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|name| {
+            !name.is_empty()
+                && !name.starts_with('.')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        });
+    if !ours {
+        tracing::warn!(file = file_name, "not removing: not a remote thumbnail");
+        return;
+    }
+    if let Err(e) = tokio::fs::remove_file(media_dir.join(file_name)).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(file = file_name, error = %e, "could not remove media file");
+    }
+}
+
+/// Whether an image still waits for our thumbnail: not ours, none made yet, not given up.
+pub fn wants_thumbnail(image: &CatalogImage) -> bool {
+    image.thumbnail.is_none()
+        && image.local_thumbnail.is_none()
+        && image.thumbnail_attempts < MAX_THUMBNAIL_ATTEMPTS
+}
+
+/// Up to `limit` peers' entries (not withdrawn) with images still waiting for our thumbnail,
+/// oldest first, leaving out those from `skip_origins`.
+pub async fn entries_pending_thumbnails(
+    ctx: &Context,
+    limit: u64,
+    skip_origins: &[String],
+) -> Result<Vec<catalog_entry::Model>> {
+    let mut query = catalog_entry::Entity::find()
+        .filter(catalog_entry::Column::ThumbsPending.eq(true))
+        .filter(catalog_entry::Column::Deleted.eq(false))
+        .filter(catalog_entry::Column::ListingId.is_null());
+    if !skip_origins.is_empty() {
+        query = query.filter(catalog_entry::Column::Origin.is_not_in(skip_origins.iter().cloned()));
+    }
+    Ok(query
+        .order_by_asc(catalog_entry::Column::Id)
+        .limit(limit)
+        .all(&ctx.db)
+        .await?)
+}
+
+/// Store an entry's `images` with our thumbnails and attempt counts (and whether any image
+/// still waits), but only if its images are still exactly `old` and it is not withdrawn:
+/// a peer's update that arrived meanwhile is never overwritten. Returns whether it was stored.
+pub async fn set_entry_images(
+    ctx: &Context,
+    id: i32,
+    old: &str,
+    images: &[CatalogImage],
+) -> Result<bool> {
+    let json = serde_json::to_string(images)
+        .map_err(|e| Error::Internal(format!("serialising images: {e}")))?;
+    let pending = images.iter().any(wants_thumbnail);
+    let updated = catalog_entry::Entity::update_many()
+        .col_expr(catalog_entry::Column::Images, Expr::value(json))
+        .col_expr(catalog_entry::Column::ThumbsPending, Expr::value(pending))
+        .filter(catalog_entry::Column::Id.eq(id))
+        .filter(catalog_entry::Column::Images.eq(old))
+        .filter(catalog_entry::Column::Deleted.eq(false))
+        .exec(&ctx.db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
 fn process(bytes: &[u8], index: usize) -> Result<Processed> {
+    let Decoded {
+        img,
+        format,
+        ext,
+        media_type,
+    } = decode(bytes, &format!("image {index}"))?;
+    let (width, height) = (img.width(), img.height());
+    let full = match format {
+        // Re-encoding drops EXIF and other metadata. GIF (animation) and WebP (the codec here
+        // only writes lossless WebP, which would balloon photos) are kept as uploaded.
+        ImageFormat::Jpeg => encode_jpeg(&img, 90)?,
+        ImageFormat::Png => encode(&img, ImageFormat::Png)?,
+        _ => bytes.to_vec(),
+    };
+    // Uploads have always had their thumbnail at full size, even a small photo's.
+    let (thumb, thumb_ext) = thumbnail(&img, true)?;
+    Ok(Processed {
+        full,
+        thumb,
+        thumb_ext,
+        ext,
+        media_type,
+        width,
+        height,
+    })
+}
+
+/// An image decoded within our limits, the right way up.
+struct Decoded {
+    img: DynamicImage,
+    format: ImageFormat,
+    ext: &'static str,
+    media_type: &'static str,
+}
+
+/// Decode `bytes` as JPEG, PNG, WebP or GIF (told by their content, never by a name or a
+/// header), refusing anything larger than [`MAX_DIMENSION`] on a side. `what` names the image
+/// in errors ("image 2").
+fn decode(bytes: &[u8], what: &str) -> Result<Decoded> {
     let not_image = || {
         Error::UnsupportedMediaType(format!(
-            "image {index} is not an image we accept (JPEG, PNG, WebP or GIF)"
+            "{what} is not an image we accept (JPEG, PNG, WebP or GIF)"
         ))
     };
     let mut reader = ImageReader::new(Cursor::new(bytes))
@@ -144,35 +302,34 @@ fn process(bytes: &[u8], index: usize) -> Result<Processed> {
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(|_| not_image())?;
     let orientation = decoder.orientation().ok();
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| {
-        Error::UnsupportedMediaType(format!("image {index} could not be decoded: {e}"))
-    })?;
+    let mut img = DynamicImage::from_decoder(decoder)
+        .map_err(|e| Error::UnsupportedMediaType(format!("{what} could not be decoded: {e}")))?;
     if let Some(orientation) = orientation {
         img.apply_orientation(orientation);
     }
-    let (width, height) = (img.width(), img.height());
-    let full = match format {
-        // Re-encoding drops EXIF and other metadata. GIF (animation) and WebP (the codec here
-        // only writes lossless WebP, which would balloon photos) are kept as uploaded.
-        ImageFormat::Jpeg => encode_jpeg(&img, 90)?,
-        ImageFormat::Png => encode(&img, ImageFormat::Png)?,
-        _ => bytes.to_vec(),
-    };
-    let small = img.thumbnail(THUMB_SIZE, THUMB_SIZE);
-    let (thumb, thumb_ext) = if small.color().has_alpha() {
-        (encode(&small, ImageFormat::Png)?, "png")
-    } else {
-        (encode_jpeg(&small, 80)?, "jpg")
-    };
-    Ok(Processed {
-        full,
-        thumb,
-        thumb_ext,
+    Ok(Decoded {
+        img,
+        format,
         ext,
         media_type,
-        width,
-        height,
     })
+}
+
+/// A thumbnail [`THUMB_SIZE`] on its longest side (or smaller, for an image already that small
+/// unless `enlarge`): PNG if it has transparency, JPEG otherwise. Returns the bytes and the file
+/// extension.
+fn thumbnail(img: &DynamicImage, enlarge: bool) -> Result<(Vec<u8>, &'static str)> {
+    let fits = img.width() <= THUMB_SIZE && img.height() <= THUMB_SIZE;
+    let small = if fits && !enlarge {
+        img.clone()
+    } else {
+        img.thumbnail(THUMB_SIZE, THUMB_SIZE)
+    };
+    if small.color().has_alpha() {
+        Ok((encode(&small, ImageFormat::Png)?, "png"))
+    } else {
+        Ok((encode_jpeg(&small, 80)?, "jpg"))
+    }
 }
 
 fn encode_jpeg(img: &DynamicImage, quality: u8) -> Result<Vec<u8>> {
@@ -244,5 +401,46 @@ mod tests {
             0,
             "nothing half-written"
         );
+    }
+
+    #[tokio::test]
+    async fn remote_thumbnails_are_bounded_new_files_removed_only_under_remote() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = "https://peer.example/media/a.png";
+        let big = store_remote_thumbnail(dir.path(), url, png(1200, 600), 10 << 20)
+            .await
+            .unwrap();
+        let again = store_remote_thumbnail(dir.path(), url, png(1200, 600), 10 << 20)
+            .await
+            .unwrap();
+        assert!(big.starts_with("remote/") && big.ends_with(".jpg"), "{big}");
+        assert_ne!(big, again, "every write is a new file");
+        let thumb = image::open(dir.path().join(&big)).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (480, 240));
+        let small = store_remote_thumbnail(dir.path(), url, png(40, 30), 10 << 20)
+            .await
+            .unwrap();
+        let thumb = image::open(dir.path().join(&small)).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (40, 30), "not enlarged");
+
+        let refused = |bytes: Vec<u8>, max: usize| {
+            let dir = dir.path().to_path_buf();
+            async move {
+                store_remote_thumbnail(&dir, url, bytes, max)
+                    .await
+                    .unwrap_err()
+                    .status()
+            }
+        };
+        assert_eq!(refused(b"<html></html>".to_vec(), 1 << 20).await, 415);
+        assert_eq!(refused(png(64, 64), 10).await, 413);
+
+        std::fs::write(dir.path().join("keep.jpg"), b"x").unwrap();
+        remove_remote_thumbnail(dir.path(), "keep.jpg").await;
+        remove_remote_thumbnail(dir.path(), "remote/../keep.jpg").await;
+        assert!(dir.path().join("keep.jpg").exists());
+        remove_remote_thumbnail(dir.path(), &big).await;
+        assert!(!dir.path().join(&big).exists());
+        remove_remote_thumbnail(dir.path(), &big).await;
     }
 }

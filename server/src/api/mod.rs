@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod catalog;
 mod error;
 mod listings;
 mod shops;
@@ -25,9 +26,14 @@ pub fn router(config: &Config) -> Router<AppState> {
     Router::new()
         .route("/admin/deliveries", get(admin::deliveries_status))
         .route("/admin/deliveries/retry", post(admin::retry_host))
+        .route("/admin/peers", get(admin::peers).post(admin::add_peer))
+        .route("/admin/peers/{domain}", delete(admin::remove_peer))
+        .route("/admin/peers/{domain}/approve", post(admin::approve_peer))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(auth::me))
+        .route("/catalog", get(catalog::search))
+        .route("/catalog/{id}", get(catalog::show))
         .route("/shops", post(shops::create).get(shops::list))
         .route("/shops/{handle}", get(shops::show).patch(shops::update))
         .route("/shops/{handle}/followers", get(shops::followers))

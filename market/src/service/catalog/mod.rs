@@ -278,6 +278,7 @@ pub async fn upsert_remote(ctx: &Context, item: &RemoteListing) -> Result<Stored
         received_at: Set(now),
         ..Default::default()
     };
+    let mut dropped = None;
     let (id, stored) = match existing {
         Some(existing) => {
             if existing.deleted {
@@ -294,6 +295,7 @@ pub async fn upsert_remote(ctx: &Context, item: &RemoteListing) -> Result<Stored
             }
             row.images = Set(serde_json::to_string(&images).unwrap_or_else(|_| "[]".into()));
             row.thumbs_pending = Set(images.iter().any(|i| i.thumbnail.is_none()));
+            dropped = Some((existing.images.clone(), images.clone()));
             row.id = Set(existing.id);
             row.update(&txn).await?;
             (existing.id, Stored::Updated)
@@ -302,6 +304,10 @@ pub async fn upsert_remote(ctx: &Context, item: &RemoteListing) -> Result<Stored
     };
     replace_tags(&txn, id, &tags).await?;
     txn.commit().await?;
+    // Thumbnails of images the peer dropped are not needed any more.
+    if let Some((old, kept)) = dropped {
+        remove_thumbnails(ctx, &old, &kept).await;
+    }
     Ok(stored)
 }
 
@@ -360,14 +366,41 @@ pub async fn delete_remote(
     Ok(true)
 }
 
-/// Forget every entry from `origin` (a peer removed). Returns how many.
+/// Forget every entry from `origin` (a peer removed), and our thumbnails of its images.
+/// Returns how many.
 pub async fn purge_origin(ctx: &Context, origin: &str) -> Result<u64> {
-    Ok(catalog_entry::Entity::delete_many()
+    let images: Vec<String> = catalog_entry::Entity::find()
+        .select_only()
+        .column(catalog_entry::Column::Images)
+        .filter(catalog_entry::Column::Origin.eq(origin))
+        .filter(catalog_entry::Column::ListingId.is_null())
+        .into_tuple::<String>()
+        .all(&ctx.db)
+        .await?;
+    let purged = catalog_entry::Entity::delete_many()
         .filter(catalog_entry::Column::Origin.eq(origin))
         .filter(catalog_entry::Column::ListingId.is_null())
         .exec(&ctx.db)
         .await?
-        .rows_affected)
+        .rows_affected;
+    for json in images {
+        remove_thumbnails(ctx, &json, &[]).await;
+    }
+    Ok(purged)
+}
+
+/// Delete our thumbnails of the images in `json` (an entry's images) that are not in `keep`.
+async fn remove_thumbnails(ctx: &Context, json: &str, keep: &[CatalogImage]) {
+    let old: Vec<CatalogImage> = serde_json::from_str(json).unwrap_or_default();
+    for image in old {
+        if let Some(thumb) = image.thumbnail
+            && !keep
+                .iter()
+                .any(|k| k.thumbnail.as_deref() == Some(thumb.as_str()))
+        {
+            crate::service::images::remove_remote_thumbnail(&ctx.instance.media_dir, &thumb).await;
+        }
+    }
 }
 
 /// Forget every remote entry whose node a blocklist entry covers. Returns how many.

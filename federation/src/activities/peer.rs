@@ -1,0 +1,186 @@
+//! Node-to-node activities between instance actors and from a peer's shops: a peer's `Follow` of
+//! our instance actor, the `Accept`/`Reject` of ours, and a peer's listings arriving live
+//! (`Create`/`Update` of a `Proposal`; `Delete` is in `delete.rs`).
+
+use std::collections::HashMap;
+
+use activitypub_federation::{
+    config::Data,
+    kinds::activity::{AcceptType, FollowType},
+    traits::{Activity, Actor, Object},
+};
+use market::{
+    Context,
+    entities::peer,
+    service::{deliveries::host_of, instance, peers},
+};
+use url::Url;
+
+use super::{new_activity_id, object_id};
+use crate::{
+    error::Error,
+    objects::{instance_actor::ApubInstance, remote_actor::ApubRemoteActor},
+    outbox, peering,
+    protocol::activities::{AcceptFollow, AnswerKind, Follow, FollowAnswer, Publish},
+};
+
+fn parse(s: &str) -> Result<Url, Error> {
+    Url::parse(s).map_err(|e| Error::BadRequest(e.to_string()))
+}
+
+/// Whether `id` is our instance actor.
+pub fn is_instance_actor(data: &Data<Context>, id: &Url) -> bool {
+    id.as_str() == data.instance.url("/actor")
+}
+
+/// A node's instance actor follows ours: record it, and accept at once in open mode or if our
+/// admin approved the node; otherwise it waits for `tianguis peer approve`.
+pub async fn receive_follow(data: &Data<Context>, follow: Follow) -> Result<(), Error> {
+    let actor = follow.actor.dereference(data).await?;
+    let domain = host_of(actor.id().as_str())
+        .ok_or_else(|| Error::BadRequest("the follower has no host".into()))?;
+    let base = format!("{}://{domain}", actor.id().scheme());
+    let (row, accept) = peers::follow_requested(
+        data,
+        &domain,
+        &base,
+        actor.id().as_str(),
+        follow.id.as_str(),
+    )
+    .await?;
+    peers::set_inbox(
+        data,
+        row.id,
+        actor.id().as_str(),
+        actor.shared_inbox_or_inbox().as_str(),
+    )
+    .await?;
+    if accept {
+        let row = peers::get(data, &domain).await?;
+        send_accept(data, &row).await?;
+    } else {
+        tracing::info!(%domain, "peer follow request waiting for approval");
+    }
+    Ok(())
+}
+
+/// Send the `Accept` of a peer's follow of our instance actor, rebuilt from what was stored.
+pub async fn send_accept(data: &Data<Context>, row: &peer::Model) -> Result<(), Error> {
+    let (Some(follow_id), Some(actor_id)) = (&row.incoming_follow_id, &row.incoming_actor_id)
+    else {
+        return Err(Error::BadRequest(format!(
+            "{} has not asked to follow us",
+            row.domain
+        )));
+    };
+    let keys = instance::instance_keys(data).await?;
+    let ours = ApubInstance::new(&data.instance, keys)?;
+    let inbox = match &row.inbox {
+        Some(inbox) => parse(inbox)?,
+        None => parse(&format!("{actor_id}/inbox"))?,
+    };
+    let accept = AcceptFollow {
+        kind: AcceptType::Accept,
+        id: new_activity_id(data)?,
+        actor: ours.id().clone(),
+        object: Follow {
+            kind: FollowType::Follow,
+            id: parse(follow_id)?,
+            actor: parse(actor_id)?.into(),
+            object: ours.id().clone(),
+        },
+        to: vec![parse(actor_id)?],
+    };
+    outbox::send(data, accept, &ours, vec![inbox]).await
+}
+
+#[async_trait::async_trait]
+impl Activity for FollowAnswer {
+    type DataType = Context;
+    type Error = Error;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, _data: &Data<Context>) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Only the actor we followed can answer our Follow; an answer to anything else is ignored.
+    async fn receive(self, data: &Data<Context>) -> Result<(), Error> {
+        if !instance::first_receipt(data, self.id.as_str()).await? {
+            return Ok(());
+        }
+        let Some(follow_id) = object_id(&self.object) else {
+            return Ok(());
+        };
+        let Some(row) = peers::find_by_follow(data, follow_id).await? else {
+            tracing::debug!(%follow_id, "answer to a follow we did not send; ignored");
+            return Ok(());
+        };
+        if row.actor_id.as_deref() != Some(self.actor.inner().as_str()) {
+            return Err(Error::Forbidden(
+                "only the followed actor answers a Follow".into(),
+            ));
+        }
+        let accepted = self.kind == AnswerKind::Accept;
+        let row = peers::follow_answered(data, row.id, accepted).await?;
+        if accepted {
+            tracing::info!(peer = %row.domain, "peer accepted our follow; copying its catalog");
+            peering::start_sync(data, row.id);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Activity for Publish {
+    type DataType = Context;
+    type Error = Error;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        self.actor.inner()
+    }
+
+    async fn verify(&self, _data: &Data<Context>) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// A `Proposal` from a shop on a node whose catalog we copy is stored (if newer than ours);
+    /// anything else is ignored.
+    async fn receive(self, data: &Data<Context>) -> Result<(), Error> {
+        if self.object.get("type").and_then(|t| t.as_str()) != Some("Proposal") {
+            return Ok(());
+        }
+        let Some(host) = host_of(self.actor.inner().as_str()) else {
+            return Ok(());
+        };
+        if peers::followed(data, &host).await?.is_none() {
+            tracing::debug!(%host, "listing from a node we do not follow; ignored");
+            return Ok(());
+        }
+        let attributed = self
+            .object
+            .get("attributedTo")
+            .and_then(|a| a.as_str().or_else(|| a.get("id").and_then(|i| i.as_str())));
+        if attributed != Some(self.actor.inner().as_str()) {
+            return Err(Error::Forbidden(
+                "a shop may only publish its own listings".into(),
+            ));
+        }
+        let actor: ApubRemoteActor = self.actor.dereference(data).await?;
+        let mut shops = HashMap::new();
+        shops.insert(actor.id().to_string(), std::sync::Arc::new(actor));
+        peering::ingest(data, &host, &self.object, &mut shops).await?;
+        Ok(())
+    }
+}
