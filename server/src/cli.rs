@@ -801,8 +801,28 @@ fn print_listing(view: &ListingView) {
     );
 }
 
+/// Output piped into a reader that stops early (`tianguis listing list | head -1`): Rust's
+/// `println!` then panics with "Broken pipe". Exit quietly instead, with the status a program
+/// killed by SIGPIPE has (128 + 13), as other Unix tools do.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 /// The `tianguis` binary's whole `main`: parse, run, and on error print one line and exit 1.
 pub async fn main() {
+    quiet_on_closed_stdout();
     if let Err(e) = run(parse()).await {
         // One line: the error and its causes.
         let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli_output;
 mod kill;
 mod peering;
 mod sigterm;

@@ -355,8 +355,9 @@ pub async fn followed_all(ctx: &Context) -> Result<Vec<peer::Model>> {
         .await?)
 }
 
-/// Take the right to copy a peer's catalog for `lease` (one copier at a time, across
-/// processes). Returns the row if taken.
+/// Take the right to copy a peer's catalog for `lease`: one copier at a time, across processes
+/// and within one (a second claim while the first holds is refused, whoever asks). Returns the
+/// row if taken.
 pub async fn claim_sync(
     ctx: &Context,
     id: i32,
@@ -371,8 +372,7 @@ pub async fn claim_sync(
         .filter(
             sea_orm::Condition::any()
                 .add(peer::Column::SyncLockedUntil.is_null())
-                .add(peer::Column::SyncLockedUntil.lt(now))
-                .add(peer::Column::SyncLockedBy.eq(worker)),
+                .add(peer::Column::SyncLockedUntil.lt(now)),
         )
         .exec(&ctx.db)
         .await?;
