@@ -47,7 +47,7 @@ use crate::{
 };
 
 /// How long one copier holds a peer (renewed after every page).
-const SYNC_LEASE: chrono::Duration = chrono::Duration::seconds(120);
+const SYNC_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
 /// This process's name in sync leases.
 fn worker_id() -> &'static str {
@@ -378,19 +378,7 @@ async fn sync_claimed(
             .and_then(|i| i.as_array())
             .cloned()
             .unwrap_or_default();
-        for item in &items {
-            match ingest(data, &row.domain, item, &mut shops).await {
-                Ok(Ingested::Stored(Stored::Inserted)) => report.inserted += 1,
-                Ok(Ingested::Stored(Stored::Updated)) => report.updated += 1,
-                Ok(Ingested::Stored(Stored::Stale)) => report.unchanged += 1,
-                Ok(Ingested::Deleted(true)) => report.deleted += 1,
-                Ok(Ingested::Deleted(false)) => report.unchanged += 1,
-                Err(e) => {
-                    report.skipped += 1;
-                    tracing::warn!(peer = %row.domain, error = %e, "catalog item skipped");
-                }
-            }
-        }
+        ingest_page(data, &row.domain, &items, &mut shops, report).await?;
         report.pages += 1;
         let total = page.get("totalItems").and_then(|t| t.as_u64());
         let next = match page.get("next").and_then(id_of) {
@@ -447,6 +435,83 @@ async fn sync_claimed(
     }
 }
 
+/// Store a page of a peer's catalog: its Proposals in one transaction (nothing is written for
+/// those we already hold as they are), its Tombstones one by one. A malformed item is skipped
+/// with a warning; a database error stops the page (it is read again next time).
+async fn ingest_page(
+    data: &Data<Context>,
+    origin: &str,
+    items: &[Value],
+    shops: &mut HashMap<String, Arc<ApubRemoteActor>>,
+    report: &mut SyncReport,
+) -> Result<(), Error> {
+    let skipped = |report: &mut SyncReport, e: &dyn std::fmt::Display| {
+        report.skipped += 1;
+        tracing::warn!(peer = %origin, error = %e, "catalog item skipped");
+    };
+    let mut listings = Vec::with_capacity(items.len());
+    for item in items {
+        if item.get("type").and_then(|t| t.as_str()) == Some("Proposal") {
+            match read_listing(data, origin, item, shops).await {
+                Ok(listing) => listings.push(listing),
+                Err(e) => skipped(report, &e),
+            }
+            continue;
+        }
+        match ingest(data, origin, item, shops).await {
+            Ok(Ingested::Deleted(true)) => report.deleted += 1,
+            Ok(_) => report.unchanged += 1,
+            Err(e) => skipped(report, &e),
+        }
+    }
+    let mut photos = false;
+    for (listing, result) in listings
+        .iter()
+        .zip(catalog::upsert_page(data, &listings).await?)
+    {
+        match result {
+            Ok(Stored::Inserted) => report.inserted += 1,
+            Ok(Stored::Updated) => report.updated += 1,
+            Ok(Stored::Stale) => report.unchanged += 1,
+            Err(e) => skipped(report, &e),
+        }
+        photos |= !listing.images.is_empty();
+    }
+    if photos && report.inserted + report.updated > 0 {
+        crate::media::wake_thumbnailer();
+    }
+    Ok(())
+}
+
+/// A Proposal item as a listing to store, with its shop (fetched once per shop and run).
+async fn read_listing(
+    data: &Data<Context>,
+    origin: &str,
+    item: &Value,
+    shops: &mut HashMap<String, Arc<ApubRemoteActor>>,
+) -> Result<RemoteListing, Error> {
+    let shop_id = item
+        .get("attributedTo")
+        .and_then(id_of)
+        .ok_or_else(|| Error::BadRequest("a Proposal without attributedTo".into()))?;
+    if host_of(shop_id).as_deref() != Some(origin) {
+        return Err(Error::Forbidden(format!("{shop_id} is not on {origin}")));
+    }
+    let shop = match shops.get(shop_id) {
+        Some(shop) => shop.clone(),
+        None => {
+            let shop = Arc::new(
+                ObjectId::<ApubRemoteActor>::from(parse_url(shop_id)?)
+                    .dereference(&data.reset_request_count())
+                    .await?,
+            );
+            shops.insert(shop_id.to_string(), shop.clone());
+            shop
+        }
+    };
+    read_proposal(origin, item, &shop)
+}
+
 /// What one catalog item did.
 pub enum Ingested {
     /// A Proposal stored (or found stale).
@@ -481,26 +546,7 @@ pub async fn ingest(
             ))
         }
         Some("Proposal") => {
-            let shop_id = item
-                .get("attributedTo")
-                .and_then(id_of)
-                .ok_or_else(|| Error::BadRequest("a Proposal without attributedTo".into()))?;
-            if host_of(shop_id).as_deref() != Some(origin) {
-                return Err(Error::Forbidden(format!("{shop_id} is not on {origin}")));
-            }
-            let shop = match shops.get(shop_id) {
-                Some(shop) => shop.clone(),
-                None => {
-                    let shop = Arc::new(
-                        ObjectId::<ApubRemoteActor>::from(parse_url(shop_id)?)
-                            .dereference(&data.reset_request_count())
-                            .await?,
-                    );
-                    shops.insert(shop_id.to_string(), shop.clone());
-                    shop
-                }
-            };
-            let listing = read_proposal(origin, item, &shop)?;
+            let listing = read_listing(data, origin, item, shops).await?;
             let stored = catalog::upsert_remote(data, &listing).await?;
             if stored != Stored::Stale && !listing.images.is_empty() {
                 crate::media::wake_thumbnailer();

@@ -15,6 +15,8 @@ mod m20261122_000006_create_delivery_hosts_and_workers;
 mod m20261122_000007_create_domain_blocks;
 mod m20261122_000008_create_peers_and_catalog;
 mod m20261122_000009_create_catalog_search;
+mod m20261122_000010_fold_accents_in_search;
+mod m20261122_000011_index_catalog_feed;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -32,6 +34,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_create_domain_blocks::Migration),
             Box::new(m20261122_000008_create_peers_and_catalog::Migration),
             Box::new(m20261122_000009_create_catalog_search::Migration),
+            Box::new(m20261122_000010_fold_accents_in_search::Migration),
+            Box::new(m20261122_000011_index_catalog_feed::Migration),
         ]
     }
 }

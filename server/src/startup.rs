@@ -195,7 +195,9 @@ impl Application {
                     .await
                     .is_err()
                 {
-                    tracing::warn!("catalog sync still running; it resumes on the next start");
+                    tracing::warn!(
+                        "catalog sync still running; it resumes from its last page within a minute of the next start"
+                    );
                 }
             }
         };

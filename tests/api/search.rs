@@ -187,6 +187,37 @@ async fn words_match_in_titles_descriptions_and_tags_of_ours_and_peers() {
 }
 
 #[tokio::test]
+async fn accents_and_case_are_folded_on_both_sides() {
+    let node = TestNode::spawn().await;
+    for (n, title, description, tags) in [
+        (1, "Cerámica de Oaxaca", "Un plato hondo.", &["barro"][..]),
+        (2, "CERÁMICA NEGRA", "Barro negro pulido.", &[][..]),
+        (3, "Jarra", "Hecha a mano en Michoacán.", &["cerámica"][..]),
+        (4, "Ceramic mug", "Stoneware.", &[][..]),
+    ] {
+        store(&node, &remote("peer1.example", n, title, description, tags)).await;
+    }
+    for q in ["ceramica", "Cerámica", "CERAMICA", "CERÁMICA"] {
+        let mut got = found(&node, &[("q", q)]).await;
+        // The two titles rank above the tag (which of them first depends on the backend's
+        // ranking: FTS5's bm25 favours the shorter entry).
+        assert_eq!(got.pop().as_deref(), Some("Jarra"), "{q}");
+        got.sort();
+        assert_eq!(got, ["CERÁMICA NEGRA", "Cerámica de Oaxaca"], "{q}");
+    }
+    assert_eq!(
+        found(&node, &[("q", "ceramica oaxaca")]).await,
+        ["Cerámica de Oaxaca"]
+    );
+    // Folded in the description and as a prefix, too.
+    assert_eq!(found(&node, &[("q", "michoacan")]).await, ["Jarra"]);
+    assert_eq!(found(&node, &[("q", "Michoacán")]).await, ["Jarra"]);
+    assert_eq!(found(&node, &[("q", "ceram")]).await.len(), 4);
+    assert_eq!(found(&node, &[("q", "cerá")]).await.len(), 4);
+    node.shutdown().await;
+}
+
+#[tokio::test]
 async fn each_filter_narrows_and_they_combine() {
     let (node, _) = market_with_peers().await;
     let domain = node.domain.clone();

@@ -9,20 +9,21 @@
 //! directory (opened with `market::db::connect` and migrated, as the node does), then, if
 //! `TEST_DATABASE_URL` names a PostgreSQL server, a fresh database there (dropped afterwards).
 //! The entries are written with multi-row INSERTs into `catalog_entries` and
-//! `catalog_entry_tags`, so the search index is filled by the same triggers (SQLite) and
-//! generated column (PostgreSQL) as in production; the text is what `upsert_remote` stores
-//! (sanitised HTML and its plain text). Origins are `peer01.example` … `peer20.example`, 5,000
-//! entries each from 50 shops; 1 % are tombstones, 14 % sold out. Words, tags and currencies
-//! are drawn with a skew, so a few are common and most are rare (the tag `handmade` is on a
-//! third of the entries, the word "mug" in 14 %, EUR prices a third), and the searches are
-//! drawn the same way.
+//! `catalog_entry_tags`, so the search index is filled by the same triggers as in production
+//! (FTS5 on SQLite, the `catalog_search` table on PostgreSQL); the text is what
+//! `upsert_remote` stores (sanitised HTML and its plain text). Origins are `peer01.example` …
+//! `peer20.example`, 5,000 entries each from 50 shops; 1 % are tombstones, 14 % sold out.
+//! Words, tags and currencies are drawn with a skew, so a few are common and most are rare (the
+//! tag `handmade` is on a third of the entries, the word "mug" in 14 %, EUR prices a third),
+//! and the searches are drawn the same way.
 //!
 //! The mix is 300 searches of 7 kinds (see [`mix`]) from a fixed seed. One untimed pass warms
 //! the caches; then each round runs every search once, one at a time, in a shuffled order, each
 //! timed from the call to the returned page (ids, total, rows, views). `BENCH_SQLITE_FILE=PATH`
 //! keeps the SQLite database there (and reuses it if it is already loaded),
-//! `BENCH_KEEP_DATABASE=1` keeps the PostgreSQL one; `BENCH_VERBOSE=1` prints every search
-//! slower than 10 ms.
+//! `BENCH_KEEP_DATABASE=1` keeps the PostgreSQL one and `BENCH_POSTGRES_URL=URL` uses (and
+//! migrates, and fills if empty) that database instead of a fresh one; `BENCH_VERBOSE=1`
+//! prints every search slower than 10 ms. `BENCH_ONLY=postgres` (or `sqlite`) runs one backend.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -519,16 +520,28 @@ async fn main() {
             .unwrap_or(1)
     );
     let dir = tempfile::tempdir().unwrap();
-    let file = std::env::var("BENCH_SQLITE_FILE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| dir.path().join("bench.db"));
-    let ctx = context(&format!("sqlite://{}?mode=rwc", file.display()), dir.path()).await;
-    run("SQLite", &ctx, entries, rounds).await;
-    ctx.db.close().await.unwrap();
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only != "postgres" {
+        let file = std::env::var("BENCH_SQLITE_FILE")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| dir.path().join("bench.db"));
+        let ctx = context(&format!("sqlite://{}?mode=rwc", file.display()), dir.path()).await;
+        run("SQLite", &ctx, entries, rounds).await;
+        ctx.db.close().await.unwrap();
+    }
+    if only == "sqlite" {
+        return;
+    }
 
     if let Ok(admin) = std::env::var("TEST_DATABASE_URL")
         && !admin.trim().is_empty()
     {
+        if let Ok(url) = std::env::var("BENCH_POSTGRES_URL") {
+            let ctx = context(&url, dir.path()).await;
+            run("PostgreSQL", &ctx, entries, rounds).await;
+            ctx.db.close().await.unwrap();
+            return;
+        }
         let (url, name) = harness::create_pg_database(admin.trim()).await;
         let ctx = context(&url, dir.path()).await;
         run("PostgreSQL", &ctx, entries, rounds).await;

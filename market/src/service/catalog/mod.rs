@@ -228,11 +228,103 @@ fn check_remote(item: &RemoteListing) -> Result<Money> {
 
 /// Store a peer's listing, unless what we have is as new or newer.
 pub async fn upsert_remote(ctx: &Context, item: &RemoteListing) -> Result<Stored> {
-    let price = check_remote(item)?;
+    upsert_page(ctx, std::slice::from_ref(item))
+        .await?
+        .pop()
+        .unwrap_or(Ok(Stored::Stale))
+}
+
+/// Store a page of a peer's listings: one read finds which are new or newer than what we hold,
+/// and those are written in one transaction (an unchanged page writes nothing). Returns each
+/// item's outcome, in order: a refused item (a bad price, another node's listing) does not stop
+/// the others; a database error stops the page, and nothing of it is written.
+pub async fn upsert_page(ctx: &Context, items: &[RemoteListing]) -> Result<Vec<Result<Stored>>> {
+    let mut results: Vec<Result<Stored>> = Vec::with_capacity(items.len());
+    let mut prices = Vec::with_capacity(items.len());
+    for item in items {
+        match check_remote(item) {
+            Ok(price) => {
+                prices.push(Some(price));
+                results.push(Ok(Stored::Stale));
+            }
+            Err(e) => {
+                prices.push(None);
+                results.push(Err(e));
+            }
+        }
+    }
+    let ids: Vec<&str> = items.iter().map(|i| i.object_id.as_str()).collect();
+    let held: HashMap<String, (String, bool, chrono::DateTime<chrono::Utc>, bool)> =
+        catalog_entry::Entity::find()
+            .select_only()
+            .column(catalog_entry::Column::ObjectId)
+            .column(catalog_entry::Column::Origin)
+            .column(catalog_entry::Column::ListingId)
+            .column(catalog_entry::Column::Updated)
+            .column(catalog_entry::Column::Deleted)
+            .filter(catalog_entry::Column::ObjectId.is_in(ids))
+            .into_tuple::<(
+                String,
+                String,
+                Option<String>,
+                chrono::DateTime<chrono::Utc>,
+                bool,
+            )>()
+            .all(&ctx.db)
+            .await?
+            .into_iter()
+            .map(|(id, origin, listing, updated, deleted)| {
+                (id, (origin, listing.is_some(), updated, deleted))
+            })
+            .collect();
+    let mut to_write = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(price) = prices[i] else { continue };
+        match held.get(&item.object_id) {
+            Some((origin, local, _, _)) if *origin != item.origin || *local => {
+                results[i] = Err(Error::Forbidden(format!(
+                    "{} belongs to {origin}",
+                    item.object_id
+                )));
+            }
+            Some((_, _, updated, deleted)) if *deleted || *updated >= item.updated => {}
+            _ => to_write.push((i, price)),
+        }
+    }
+    if to_write.is_empty() {
+        return Ok(results);
+    }
     let txn = db::begin_write(&ctx.db).await?;
+    let mut dropped = Vec::new();
+    for (i, price) in to_write {
+        match upsert_in(&txn, &items[i], price).await {
+            Ok((stored, old)) => {
+                results[i] = Ok(stored);
+                dropped.extend(old);
+            }
+            Err(Error::Forbidden(why)) => results[i] = Err(Error::Forbidden(why)),
+            Err(e) => return Err(e),
+        }
+    }
+    txn.commit().await?;
+    // Thumbnails of images the peer dropped are not needed any more.
+    for (old, kept) in dropped {
+        remove_thumbnails(ctx, &old, &kept).await;
+    }
+    Ok(results)
+}
+
+/// Store one checked item inside `txn`, reading what we hold again under the write lock. Returns
+/// the outcome and, for an update, the old images and the new (to delete unused thumbnails
+/// after commit). `Forbidden` (another node's listing) writes nothing.
+async fn upsert_in(
+    txn: &impl ConnectionTrait,
+    item: &RemoteListing,
+    price: Money,
+) -> Result<(Stored, Option<(String, Vec<CatalogImage>)>)> {
     let existing = catalog_entry::Entity::find()
         .filter(catalog_entry::Column::ObjectId.eq(&item.object_id))
-        .one(&txn)
+        .one(txn)
         .await?;
     if let Some(existing) = &existing {
         if existing.origin != item.origin || existing.listing_id.is_some() {
@@ -241,8 +333,8 @@ pub async fn upsert_remote(ctx: &Context, item: &RemoteListing) -> Result<Stored
                 item.object_id, existing.origin
             )));
         }
-        if existing.updated >= item.updated {
-            return Ok(Stored::Stale);
+        if existing.deleted || existing.updated >= item.updated {
+            return Ok((Stored::Stale, None));
         }
     }
     let now = chrono::Utc::now();
@@ -281,9 +373,6 @@ pub async fn upsert_remote(ctx: &Context, item: &RemoteListing) -> Result<Stored
     let mut dropped = None;
     let (id, stored) = match existing {
         Some(existing) => {
-            if existing.deleted {
-                return Ok(Stored::Stale);
-            }
             // Keep the thumbnails we already have for images that did not change.
             let old: Vec<CatalogImage> = serde_json::from_str(&existing.images).unwrap_or_default();
             let mut images = item.images.clone();
@@ -295,20 +384,15 @@ pub async fn upsert_remote(ctx: &Context, item: &RemoteListing) -> Result<Stored
             }
             row.images = Set(serde_json::to_string(&images).unwrap_or_else(|_| "[]".into()));
             row.thumbs_pending = Set(images.iter().any(|i| i.thumbnail.is_none()));
-            dropped = Some((existing.images.clone(), images.clone()));
+            dropped = Some((existing.images.clone(), images));
             row.id = Set(existing.id);
-            row.update(&txn).await?;
+            row.update(txn).await?;
             (existing.id, Stored::Updated)
         }
-        None => (row.insert(&txn).await?.id, Stored::Inserted),
+        None => (row.insert(txn).await?.id, Stored::Inserted),
     };
-    replace_tags(&txn, id, &tags).await?;
-    txn.commit().await?;
-    // Thumbnails of images the peer dropped are not needed any more.
-    if let Some((old, kept)) = dropped {
-        remove_thumbnails(ctx, &old, &kept).await;
-    }
-    Ok(stored)
+    replace_tags(txn, id, &tags).await?;
+    Ok((stored, dropped))
 }
 
 async fn replace_tags(conn: &impl ConnectionTrait, id: i32, tags: &[String]) -> Result<()> {

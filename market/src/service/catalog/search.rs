@@ -8,8 +8,11 @@
 //! by relevance (title above tags above description), or newest first without text; ties go to
 //! the lower id, so paging is stable. Tombstones never match.
 //!
-//! The index itself (FTS5 table, `tsvector` column, covering indexes) is described in the
-//! migration `m20261122_000009_create_catalog_search`; the SQL for each backend is in `plan`.
+//! Accents are folded on both backends ("ceramica" finds "Cerámica"): by FTS5's tokenizer on
+//! SQLite, by the `unaccent` dictionary in the text search configuration on PostgreSQL, the
+//! same for the index and the query. The index itself (FTS5 table, `tsvector` table, covering
+//! indexes) is described in the migrations `m20261122_000009_create_catalog_search` and
+//! `m20261122_000010_fold_accents_in_search`; the SQL for each backend is in `plan`.
 
 mod plan;
 
@@ -300,7 +303,9 @@ pub async fn search(ctx: &Context, query: &SearchQuery) -> Result<Page<EntryView
         // A short page that is not empty ends the results: no need to count them.
         None if !ids.is_empty() && (ids.len() as u64) < per_page => offset + ids.len() as u64,
         None => {
-            let count = plan.from_where.wrap("SELECT count(*) AS n", "");
+            let count = plan
+                .count
+                .unwrap_or_else(|| plan.from_where.wrap("SELECT count(*) AS n", ""));
             let row = ctx
                 .db
                 .query_one_raw(count.statement())

@@ -110,6 +110,9 @@ pub(super) struct Plan {
     /// Count the matches in the same query (`count(*) OVER ()`), where finding them costs more
     /// than sorting them.
     pub(super) count_with_page: bool,
+    /// How to count the matches, where a query cheaper than `SELECT count(*) {from_where}`
+    /// gives the same number; it answers `n`.
+    pub(super) count: Option<Sql>,
 }
 
 /// How many entries have a tag, for SQLite to choose a plan (see [`tag_stats_sql`]).
@@ -259,6 +262,7 @@ pub(super) fn sqlite_plan(c: &Criteria, tag: Option<&TagStats>) -> Plan {
             order: format!("{SQLITE_RANK}, catalog_search.rowid"),
             total: None,
             count_with_page: false,
+            count: None,
         };
     }
     let only_stock = c.currency.is_none() && c.node.is_none();
@@ -313,25 +317,66 @@ pub(super) fn sqlite_plan(c: &Criteria, tag: Option<&TagStats>) -> Plan {
             .filter(|_| tag_only)
             .map(|t| (t.tagged - t.gone).max(0) as u64),
         count_with_page: false,
+        count: None,
     }
 }
 
-/// PostgreSQL: the generated `tsvector` column and its GIN index; the planner has statistics.
-/// A text search reads every match's row (to recheck it and rank it), so it counts them in the
-/// same pass.
+/// PostgreSQL: the narrow `catalog_search` table (id and `tsvector` of each live entry) and its
+/// GIN index, with the `tianguis_search` configuration (`simple` with accents folded), see
+/// migration `m20261122_000010_fold_accents_in_search`; the planner has statistics. A text
+/// search ranks every match, so it counts them in the same pass. The rank is computed inside a
+/// fenced subquery (`OFFSET 0`): otherwise it is computed above `count(*) OVER ()`, which then
+/// keeps each match's whole vector and spills them to disk. Filters on `catalog_entries` are
+/// sets of ids gathered from its narrow partial indexes, never a look-up of each match's row.
 pub(super) fn postgres_plan(c: &Criteria) -> Plan {
-    let mut sql = Sql::new(DatabaseBackend::Postgres, " FROM catalog_entries e");
-    let order = if c.terms.is_empty() {
-        sql.push(" WHERE NOT e.deleted");
-        "e.updated DESC, e.id DESC".to_string()
-    } else {
-        sql.push_bound(
-            " CROSS JOIN to_tsquery('simple'::regconfig, ",
-            tsquery(&c.terms),
+    if c.terms.is_empty() {
+        return postgres_browse(c);
+    }
+    let mut sql = Sql::new(
+        DatabaseBackend::Postgres,
+        " FROM (SELECT s.id, ts_rank(s.vector, query) AS rank FROM catalog_search s",
+    );
+    sql.push_bound(
+        " CROSS JOIN to_tsquery('tianguis_search'::regconfig, ",
+        tsquery(&c.terms),
+    );
+    sql.push(") AS query WHERE s.vector @@ query");
+    let gathered =
+        c.currency.is_some() || c.min_minor.is_some() || c.max_minor.is_some() || c.node.is_some();
+    if gathered {
+        sql.push(" AND s.id IN (SELECT e.id FROM catalog_entries e WHERE NOT e.deleted");
+        push_facets(&mut sql, c);
+        sql.push(")");
+    } else if c.in_stock {
+        sql.push(
+            " AND s.id NOT IN (SELECT d.id FROM catalog_entries d \
+             WHERE d.stock <= 0 AND NOT d.deleted)",
         );
-        sql.push(") AS query WHERE NOT e.deleted AND e.search_vector @@ query");
-        "ts_rank(e.search_vector, query) DESC, e.id".to_string()
-    };
+    }
+    if let Some(tag) = &c.tag {
+        push_tag(&mut sql, "s.id", tag);
+    }
+    if let Some(shop) = &c.shop {
+        push_shop(&mut sql, Some("s.id"), shop);
+    }
+    sql.push(" OFFSET 0) AS m");
+    Plan {
+        id: "m.id",
+        from_where: sql,
+        order: "m.rank DESC, m.id".into(),
+        total: None,
+        count_with_page: true,
+        count: None,
+    }
+}
+
+/// PostgreSQL without words: newest first. A tag alone is counted from the tag's index less
+/// its tombstones, not by joining a third of the catalog to the live entries.
+fn postgres_browse(c: &Criteria) -> Plan {
+    let mut sql = Sql::new(
+        DatabaseBackend::Postgres,
+        " FROM catalog_entries e WHERE NOT e.deleted",
+    );
     if let Some(tag) = &c.tag {
         push_tag(&mut sql, "e.id", tag);
     }
@@ -339,12 +384,31 @@ pub(super) fn postgres_plan(c: &Criteria) -> Plan {
         push_shop(&mut sql, None, shop);
     }
     push_facets(&mut sql, c);
+    let tag_only = c.shop.is_none()
+        && !c.in_stock
+        && c.currency.is_none()
+        && c.min_minor.is_none()
+        && c.max_minor.is_none()
+        && c.node.is_none();
+    let count = c.tag.as_ref().filter(|_| tag_only).map(|tag| {
+        let mut count = Sql::new(DatabaseBackend::Postgres, "");
+        count.push_bound(
+            "SELECT count(*) AS n FROM catalog_entry_tags t WHERE t.tag = ",
+            tag.clone(),
+        );
+        count.push(
+            " AND NOT EXISTS (SELECT 1 FROM catalog_entries d \
+             WHERE d.deleted AND d.id = t.entry_id)",
+        );
+        count
+    });
     Plan {
         id: "e.id",
         from_where: sql,
-        order,
+        order: "e.updated DESC, e.id DESC".into(),
         total: None,
-        count_with_page: !c.terms.is_empty(),
+        count_with_page: false,
+        count,
     }
 }
 
