@@ -17,6 +17,7 @@ mod m20261122_000008_create_peers_and_catalog;
 mod m20261122_000009_create_catalog_search;
 mod m20261122_000010_fold_accents_in_search;
 mod m20261122_000011_index_catalog_feed;
+mod m20261122_000012_add_email_to_users;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000009_create_catalog_search::Migration),
             Box::new(m20261122_000010_fold_accents_in_search::Migration),
             Box::new(m20261122_000011_index_catalog_feed::Migration),
+            Box::new(m20261122_000012_add_email_to_users::Migration),
         ]
     }
 }

@@ -1,4 +1,5 @@
-//! An account on this node: a co-op member (who may own shops) or an admin.
+//! An account on this node: a co-op member (who may own shops), an admin, or a buyer (who
+//! registered to buy and owns no shop).
 
 use sea_orm::entity::prelude::*;
 
@@ -11,8 +12,10 @@ pub struct Model {
     #[sea_orm(unique)]
     pub username: String,
     pub password_hash: String,
-    /// `member` or `admin`.
+    /// `member`, `admin` or `buyer`.
     pub role: String,
+    /// Optional, given at registration.
+    pub email: Option<String>,
     pub created_at: DateTimeUtc,
 }
 
@@ -21,12 +24,19 @@ impl Model {
     pub fn is_admin(&self) -> bool {
         self.role == ROLE_ADMIN
     }
+
+    /// Co-op members and admins may open shops; buyers may not.
+    pub fn may_open_shops(&self) -> bool {
+        self.role == ROLE_MEMBER || self.role == ROLE_ADMIN
+    }
 }
 
 /// The role of an ordinary member.
 pub const ROLE_MEMBER: &str = "member";
 /// The role of an administrator.
 pub const ROLE_ADMIN: &str = "admin";
+/// The role of a buyer: registered to buy, may not open shops.
+pub const ROLE_BUYER: &str = "buyer";
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {

@@ -39,12 +39,53 @@ pub async fn create_user(
             user::ROLE_MEMBER
         }
         .to_string()),
+        email: Set(None),
         created_at: Set(chrono::Utc::now()),
         ..Default::default()
     };
     row.insert(&ctx.db)
         .await
         .map_err(|e| unique_to_conflict(e, "username is taken"))
+}
+
+/// Anyone registers as a buyer: a username, a password and, if they like, an email address.
+/// Fails with 409 if the username is taken, 422 for a malformed email.
+pub async fn register_buyer(
+    ctx: &Context,
+    username: &Username,
+    password: &Password,
+    email: Option<&str>,
+) -> Result<user::Model> {
+    let email = email.map(parse_email).transpose()?;
+    let user = create_user(ctx, username, password, false).await?;
+    let mut row: user::ActiveModel = user.into();
+    row.role = Set(user::ROLE_BUYER.to_string());
+    row.email = Set(email);
+    Ok(row.update(&ctx.db).await?)
+}
+
+/// An email address as given at registration: trimmed, at most 254 characters, one `@` with
+/// something on each side and a dot in the domain, no spaces or control characters. (Whether it
+/// reaches anyone is not checked: nothing is sent to it yet.)
+pub fn parse_email(email: &str) -> Result<String> {
+    let email = email.trim();
+    let invalid = || Error::invalid("email", "an address such as name@example.org");
+    if email.is_empty() || email.len() > 254 {
+        return Err(invalid());
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid());
+    }
+    let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
+    if local.is_empty()
+        || local.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
+        return Err(invalid());
+    }
+    Ok(email.to_string())
 }
 
 /// Look an account up by username (case-insensitive, as usernames are stored lower-cased).

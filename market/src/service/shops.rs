@@ -124,6 +124,11 @@ pub async fn set_avatar(
 
 /// Open a shop owned by `owner`, generating its RSA-2048 key pair. 409 if the handle is taken.
 pub async fn create_shop(ctx: &Context, owner: &user::Model, new: NewShop) -> Result<shop::Model> {
+    if !owner.may_open_shops() {
+        return Err(Error::Forbidden(
+            "only co-op members open shops; a buyer account cannot".into(),
+        ));
+    }
     if find_shop(ctx, new.handle.as_str()).await?.is_some() {
         return Err(Error::Conflict(format!(
             "shop handle {} is taken",

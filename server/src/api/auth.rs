@@ -93,3 +93,34 @@ pub async fn me(
         "shops": shops,
     })))
 }
+
+/// Body of `POST /api/v1/accounts`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    username: String,
+    password: String,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// `POST /api/v1/accounts {username, password, email?}`: anyone registers as a buyer (no
+/// shop; co-op members are created by the admin). 201 `{username, role, email}`; 409 if the
+/// username is taken; 422 for a bad username, password or email.
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Register>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let username = market::types::Username::parse(&body.username)?;
+    let password = market::types::Password::parse(&body.password)?;
+    let email = body.email.as_deref().filter(|e| !e.trim().is_empty());
+    let user = accounts::register_buyer(&state.ctx, &username, &password, email).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "username": user.username,
+            "role": user.role,
+            "email": user.email,
+        })),
+    ))
+}

@@ -29,6 +29,7 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/admin/peers", get(admin::peers).post(admin::add_peer))
         .route("/admin/peers/{domain}", delete(admin::remove_peer))
         .route("/admin/peers/{domain}/approve", post(admin::approve_peer))
+        .route("/accounts", post(auth::register))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(auth::me))
