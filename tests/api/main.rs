@@ -5,6 +5,7 @@
 mod accounts;
 mod auth;
 mod bodies;
+mod checkout;
 mod images;
 mod listings;
 mod pages;

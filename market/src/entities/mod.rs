@@ -18,4 +18,5 @@ pub mod peer;
 pub mod received_activity;
 pub mod remote_actor;
 pub mod shop;
+pub mod shop_checkout;
 pub mod user;

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod checkout;
 pub mod deliveries;
 pub mod domains;
 pub mod followers;

@@ -39,6 +39,10 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/shops/{handle}", get(shops::show).patch(shops::update))
         .route("/shops/{handle}/followers", get(shops::followers))
         .route(
+            "/shops/{handle}/checkout",
+            get(shops::checkout).put(shops::set_checkout),
+        )
+        .route(
             "/shops/{handle}/followers/{id}/{decision}",
             post(shops::decide),
         )

@@ -195,3 +195,43 @@ pub async fn decide(
         })?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Body of `PUT /api/v1/shops/{handle}/checkout`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutBody {
+    #[serde(default)]
+    payment_instructions: String,
+    #[serde(default)]
+    shipping_options: Vec<market::service::checkout::ShippingOptionInput>,
+}
+
+/// `GET /api/v1/shops/{handle}/checkout`: how the shop is paid and how it ships (public).
+pub async fn checkout(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+) -> Result<Json<market::service::checkout::Checkout>, ApiError> {
+    Ok(Json(
+        market::service::checkout::get(&state.ctx, &handle).await?,
+    ))
+}
+
+/// `PUT /api/v1/shops/{handle}/checkout`: replace the payment instructions and the shipping
+/// options (the shop's owner or an admin).
+pub async fn set_checkout(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(handle): Path<String>,
+    ApiJson(body): ApiJson<CheckoutBody>,
+) -> Result<Json<market::service::checkout::Checkout>, ApiError> {
+    Ok(Json(
+        market::service::checkout::set(
+            &state.ctx,
+            Authority::User(&auth.user),
+            &handle,
+            &body.payment_instructions,
+            body.shipping_options,
+        )
+        .await?,
+    ))
+}
