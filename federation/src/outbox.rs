@@ -144,6 +144,12 @@ async fn process_events(data: &Data<Context>) -> Result<usize, Error> {
         if batch.is_empty() {
             return Ok(done);
         }
+        // Peer nodes that follow our instance actor get the Proposal form: read once a batch.
+        let peers: Vec<Url> = market::service::peers::subscriber_inboxes(data)
+            .await?
+            .iter()
+            .filter_map(|i| Url::parse(i).ok())
+            .collect();
         for event in batch {
             let view = match listings::get_listing(data, &event.listing_id).await {
                 Ok(view) => view,
@@ -165,12 +171,6 @@ async fn process_events(data: &Data<Context>) -> Result<usize, Error> {
                     .collect();
                 let shop = ApubShop::new(&data.instance, shop)?;
                 queue(data, activity, &shop, inboxes).await?;
-                // Peer nodes that follow our instance actor get the Proposal form.
-                let peers: Vec<Url> = market::service::peers::subscriber_inboxes(data)
-                    .await?
-                    .iter()
-                    .filter_map(|i| Url::parse(i).ok())
-                    .collect();
                 if !peers.is_empty()
                     && let Some(activity) = listing_activity::build(
                         data,
@@ -179,7 +179,7 @@ async fn process_events(data: &Data<Context>) -> Result<usize, Error> {
                         listing_activity::Form::Proposal,
                     )?
                 {
-                    queue(data, activity, &shop, peers).await?;
+                    queue(data, activity, &shop, peers.clone()).await?;
                 }
             }
             events::mark_processed(data, event.id).await?;

@@ -206,6 +206,15 @@ async fn nodeinfo_actor(data: &Data<Context>, base: &Url) -> Option<Url> {
     Url::parse(info.get("metadata")?.get("instanceActor")?.as_str()?).ok()
 }
 
+/// The domain a peer command names: an address (`https://b.coop`) or a domain as `peer list`
+/// shows it (`b.coop`, `localhost:8081`).
+fn domain_of(data: &Data<Context>, given: &str) -> String {
+    match peers::parse_address(data, given) {
+        Ok((domain, _)) => domain,
+        Err(_) => given.trim().to_lowercase(),
+    }
+}
+
 /// What `peer remove` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Removed {
@@ -219,10 +228,7 @@ pub struct Removed {
 /// peer and every listing copied from it. Their follow of ours ends too: our changes no longer go
 /// to them (they learn it from our `Undo` only for our follow; theirs simply stops receiving).
 pub async fn remove(data: &Data<Context>, address: &str) -> Result<Removed, Error> {
-    let domain = match peers::parse_address(data, address) {
-        Ok((domain, _)) => domain,
-        Err(_) => address.trim().to_lowercase(),
-    };
+    let domain = domain_of(data, address);
     let row = peers::get(data, &domain).await?;
     if let (Some(follow_id), Some(actor_id), Some(inbox)) =
         (&row.follow_activity_id, &row.actor_id, &row.inbox)
@@ -251,10 +257,7 @@ pub async fn remove(data: &Data<Context>, address: &str) -> Result<Removed, Erro
 /// Approve a node (allowlist mode: it may federate with us). A pending follow request of theirs
 /// is accepted, and we follow them back: approving is agreeing to federate both ways.
 pub async fn approve(data: &Data<Context>, domain: &str) -> Result<Added, Error> {
-    let domain = match peers::parse_address(data, domain) {
-        Ok((domain, _)) => domain,
-        Err(_) => domain.trim().to_lowercase(),
-    };
+    let domain = domain_of(data, domain);
     let (row, accept) = peers::approve(data, &domain).await?;
     if accept {
         crate::activities::peer::send_accept(data, &row).await?;
@@ -536,11 +539,7 @@ pub async fn ingest(
             if host_of(id).as_deref() != Some(origin) {
                 return Err(Error::Forbidden(format!("{id} is not on {origin}")));
             }
-            let at = item
-                .get("deleted")
-                .and_then(|d| d.as_str())
-                .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
-                .map(|d| d.with_timezone(&chrono::Utc));
+            let at = time_of(item, "deleted");
             Ok(Ingested::Deleted(
                 catalog::delete_remote(data, origin, id, at).await?,
             ))
@@ -557,6 +556,14 @@ pub async fn ingest(
             "a catalog item of type {other:?}"
         ))),
     }
+}
+
+/// An RFC 3339 time at `key` of an object (`published`, `updated`, a Tombstone's `deleted`).
+pub fn time_of(item: &Value, key: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    item.get(key)
+        .and_then(|d| d.as_str())
+        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+        .map(|d| d.with_timezone(&chrono::Utc))
 }
 
 /// A number given as a decimal string (or, tolerantly, a JSON number).
@@ -581,12 +588,7 @@ pub fn read_proposal(
         .and_then(|i| i.as_str())
         .ok_or_else(|| bad("without an id"))?;
     let url = item.get("url").and_then(id_of).unwrap_or(id);
-    let time = |key: &str| {
-        item.get(key)
-            .and_then(|d| d.as_str())
-            .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
-            .map(|d| d.with_timezone(&chrono::Utc))
-    };
+    let time = |key: &str| time_of(item, key);
     let published = time("published").ok_or_else(|| bad("without published"))?;
     let updated = time("updated").unwrap_or(published);
     let reciprocal = item

@@ -56,12 +56,7 @@ impl Activity for Delete {
         if deliveries::host_of(object_id).as_deref() != Some(host.as_str()) {
             return Err(Error::Forbidden(format!("{object_id} is not on {host}")));
         }
-        let at = self
-            .object
-            .get("deleted")
-            .and_then(|d| d.as_str())
-            .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
-            .map(|d| d.with_timezone(&chrono::Utc));
+        let at = crate::peering::time_of(&self.object, "deleted");
         catalog::delete_remote(data, &host, object_id, at).await?;
         Ok(())
     }
