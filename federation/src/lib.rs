@@ -12,6 +12,7 @@ pub mod inbox;
 pub mod media;
 pub mod negotiate;
 pub mod objects;
+pub mod orders;
 pub mod outbox;
 pub mod peering;
 pub mod protocol;

@@ -90,6 +90,30 @@ where
     Ok(())
 }
 
+/// Deliver the rows a service just queued with its own change (an order step): in debug mode at
+/// once, inline or (`inline` false, from an inbox, whose answer must not wait for the other
+/// node) on a task; otherwise the worker is woken.
+pub async fn dispatch(data: &Data<Context>, ids: Vec<i32>, inline: bool) -> Result<(), Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    if !data.instance.federation_debug {
+        wake();
+        return Ok(());
+    }
+    if inline {
+        run(data, Some(&ids), None).await?;
+        return Ok(());
+    }
+    let data = data.reset_request_count();
+    tokio::spawn(async move {
+        if let Err(e) = run(&data, Some(&ids), None).await {
+            tracing::warn!(error = %e, "delivering an order step failed; the worker retries");
+        }
+    });
+    Ok(())
+}
+
 /// Store `activity` and its deliveries without attempting them. Returns the new deliveries.
 async fn queue<A>(
     data: &Data<Context>,
@@ -316,7 +340,7 @@ fn collect(
 /// The inboxes we post to: https to a domain name, or anything on loopback in debug mode
 /// (tests). An IP address or `localhost` outside debug mode is refused: a remote actor must not
 /// make us POST into our own network.
-fn checked_inbox(inbox: &str, debug: bool) -> Result<Url, Attempted> {
+pub(crate) fn checked_inbox(inbox: &str, debug: bool) -> Result<Url, Attempted> {
     let refuse = |error: String| Attempted::Local {
         error,
         retry: false,
@@ -361,6 +385,15 @@ async fn signing_key(data: &Data<Context>, actor_id: &str) -> Result<SigningKey,
     let key_id = format!("{actor_id}#main-key");
     if actor_id == data.instance.url("/actor") {
         let keys = instance::instance_keys(data).await.map_err(retry)?;
+        return SigningKey::from_pkcs8_pem(&key_id, &keys.private_key_pem).map_err(give_up);
+    }
+    if let Some(user) = market::service::accounts::find_by_actor(data, actor_id)
+        .await
+        .map_err(retry)?
+    {
+        let keys = market::service::accounts::user_keys(data, user.id)
+            .await
+            .map_err(retry)?;
         return SigningKey::from_pkcs8_pem(&key_id, &keys.private_key_pem).map_err(give_up);
     }
     let shop = shops::find_shop_by_ap_id(data, actor_id)

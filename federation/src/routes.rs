@@ -48,6 +48,10 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/shops/{handle}/outbox", get(outbox))
         .route("/shops/{handle}/following", get(following_collection))
         .route("/listings/{id}/proposal", get(proposal))
+        .route("/listings/{id}/proposal/quote", get(quote))
+        .route("/users/{username}", get(person))
+        .route("/users/{username}/inbox", post(inbox::receive))
+        .route("/users/{username}/outbox", get(person_outbox))
         .layer(DefaultBodyLimit::max(MAX_ACTIVITY_BYTES))
 }
 
@@ -102,6 +106,47 @@ async fn proposal(data: Data<Context>, Path(id): Path<String>) -> Result<Respons
     }
     Ok(activity_json(
         listing::proposal(&data.instance, &view)?,
+        StatusCode::OK,
+    ))
+}
+
+/// `GET {proposal}/quote?quantity=&shipping_option=&country=`: what an order would cost, computed
+/// by this node (the seller's): the buyer's node shows it before the buyer confirms. Public, as
+/// the listing is; plain JSON (see FEDERATION.md, "Orders").
+async fn quote(
+    data: Data<Context>,
+    Path(id): Path<String>,
+    Query(request): Query<market::service::orders::QuoteRequest>,
+) -> Result<Response, Error> {
+    let id = uuid::Uuid::parse_str(&id)
+        .map_err(|_| Error::Market(market::Error::not_found("listing")))?
+        .to_string();
+    let quote = market::service::orders::quote(&data, &id, &request).await?;
+    Ok((StatusCode::OK, Json(quote)).into_response())
+}
+
+/// A user's actor (`Person`), for the shops its orders go to.
+async fn person(data: Data<Context>, Path(username): Path<String>) -> Result<Response, Error> {
+    let document = crate::orders::person(&data, &username).await?;
+    Ok(activity_json(document, StatusCode::OK))
+}
+
+/// A user's outbox: always empty (orders and messages are addressed to one party, never public).
+async fn person_outbox(
+    data: Data<Context>,
+    Path(username): Path<String>,
+) -> Result<Response, Error> {
+    market::service::accounts::find_user(&data, &username)
+        .await?
+        .filter(|u| u.username == username)
+        .ok_or_else(|| market::Error::not_found("user"))?;
+    Ok(activity_json(
+        json!({
+            "type": "OrderedCollection",
+            "id": data.instance.url(&format!("/users/{username}/outbox")),
+            "totalItems": 0,
+            "orderedItems": [],
+        }),
         StatusCode::OK,
     ))
 }

@@ -83,7 +83,7 @@ fn every_actor_and_activity_of_other_servers_parses() {
                     failures.push(format!("{name}: actor: {e}"));
                 }
             }
-            "Follow" | "Accept" | "Undo" | "Create" | "Update" | "Delete" => {
+            "Follow" | "Accept" | "Reject" | "Offer" | "Undo" | "Create" | "Update" | "Delete" => {
                 activities += 1;
                 match serde_json::from_value::<WithContext<InboxActivity>>(value) {
                     Ok(parsed) => {
@@ -93,10 +93,12 @@ fn every_actor_and_activity_of_other_servers_parses() {
                             InboxActivity::Delete(_) => "Delete",
                             InboxActivity::FollowAnswer(_) => "Accept",
                             InboxActivity::Publish(_) => "Publish",
+                            InboxActivity::Offer(_) => "Offer",
                             InboxActivity::Other(_) => "other",
                         };
                         let expected = match kind.as_str() {
-                            "Follow" | "Undo" | "Delete" | "Accept" => kind.as_str(),
+                            "Follow" | "Undo" | "Delete" | "Accept" | "Offer" => kind.as_str(),
+                            "Reject" => "Accept",
                             "Create" | "Update" => "Publish",
                             _ => "other",
                         };

@@ -11,6 +11,7 @@ mod domains;
 mod follow;
 mod inbox_security;
 mod mastodon_rules;
+mod orders;
 mod peers;
 mod process;
 mod thumbnails;

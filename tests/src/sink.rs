@@ -51,6 +51,8 @@ pub struct Received {
     pub signature_valid: bool,
     /// When it arrived.
     pub at: Instant,
+    /// The activity as received.
+    pub body: Value,
 }
 
 /// A scripted answer: a status, and perhaps one response header (`retry-after`).
@@ -329,6 +331,7 @@ async fn receive(shared: &Shared, path: String, headers: &HeaderMap, body: &[u8]
             status: answer.status,
             signature_valid,
             at: Instant::now(),
+            body: activity.clone(),
         });
         answer
     };

@@ -5,6 +5,7 @@ pub mod accept_follow;
 pub mod delete;
 pub mod follow;
 pub mod listing;
+pub mod order;
 pub mod other;
 pub mod peer;
 pub mod undo;
@@ -17,7 +18,7 @@ use url::Url;
 use crate::{
     error::Error,
     objects::shop::ApubShop,
-    protocol::activities::{Delete, Follow, FollowAnswer, Other, Publish, Undo},
+    protocol::activities::{Delete, Follow, FollowAnswer, OrderOffer, Other, Publish, Undo},
 };
 
 /// The activities the inbox acts on. Every other type is answered 202 and ignored (see
@@ -36,6 +37,8 @@ pub enum InboxActivity {
     FollowAnswer(FollowAnswer),
     /// `Create` or `Update` of a peer node's listing.
     Publish(Publish),
+    /// FEP-0837 `Offer{Agreement}`: a buyer orders from one of our shops.
+    Offer(OrderOffer),
     /// Anything else (Like, Announce, Create of a reply, ...): verified, then ignored.
     Other(Other),
 }

@@ -21,7 +21,7 @@ use crate::{
     error::Error,
     objects::{instance_actor::ApubInstance, remote_actor::ApubRemoteActor},
     outbox, peering,
-    protocol::activities::{AcceptFollow, AnswerKind, Follow, FollowAnswer, Publish},
+    protocol::activities::{AcceptFollow, AnswerKind, Follow, FollowAnswer, Publish, PublishKind},
 };
 
 fn parse(s: &str) -> Result<Url, Error> {
@@ -113,6 +113,20 @@ impl Activity for FollowAnswer {
 
     /// Only the actor we followed can answer our Follow; an answer to anything else is ignored.
     async fn receive(self, data: &Data<Context>) -> Result<(), Error> {
+        // An answer to one of our buyers' offers? (Idempotent by itself: a second answer to
+        // the same offer is refused with 409.)
+        if crate::orders::receive_answer(
+            data,
+            self.kind == AnswerKind::Accept,
+            self.actor.inner(),
+            &self.object,
+            self.result.as_ref(),
+            self.content.as_deref(),
+        )
+        .await?
+        {
+            return Ok(());
+        }
         if !instance::first_receipt(data, self.id.as_str()).await? {
             return Ok(());
         }
@@ -158,8 +172,55 @@ impl Activity for Publish {
     /// A `Proposal` from a shop on a node whose catalog we copy is stored (if newer than ours);
     /// anything else is ignored.
     async fn receive(self, data: &Data<Context>) -> Result<(), Error> {
-        if self.object.get("type").and_then(|t| t.as_str()) != Some("Proposal") {
-            return Ok(());
+        let kind = self.object.get("type").and_then(|t| t.as_str());
+        let context = self.object.get("context").and_then(object_id);
+        match (self.kind, kind, context) {
+            // An order step from its other party.
+            (PublishKind::Update, Some("Agreement"), _) => {
+                let agreement = object_id(&self.object)
+                    .ok_or_else(|| Error::BadRequest("the Agreement has no id".into()))?;
+                let state = self.object["tianguis:state"].as_str().ok_or_else(|| {
+                    Error::BadRequest("an Update of an Agreement carries tianguis:state".into())
+                })?;
+                let reason = self.object["tianguis:reason"].as_str();
+                if !crate::orders::receive_step(data, self.actor.inner(), agreement, state, reason)
+                    .await?
+                {
+                    return Err(Error::Market(market::Error::not_found("order")));
+                }
+                return Ok(());
+            }
+            // The receipt that completes an order.
+            (PublishKind::Create, Some("Document"), Some(agreement)) => {
+                if !crate::orders::receive_step(
+                    data,
+                    self.actor.inner(),
+                    agreement,
+                    "completed",
+                    None,
+                )
+                .await?
+                {
+                    tracing::debug!(%agreement, "a Document about no order of ours; ignored");
+                }
+                return Ok(());
+            }
+            // A message on an order.
+            (PublishKind::Create, Some("Note"), Some(agreement)) => {
+                if !crate::orders::receive_message(
+                    data,
+                    self.actor.inner(),
+                    &self.object,
+                    agreement,
+                )
+                .await?
+                {
+                    tracing::debug!(%agreement, "a Note in a context that is no order of ours");
+                }
+                return Ok(());
+            }
+            (_, Some("Proposal"), _) => {}
+            _ => return Ok(()),
         }
         let Some(host) = host_of(self.actor.inner().as_str()) else {
             return Ok(());

@@ -84,8 +84,8 @@ pub struct ListingActivity {
     pub object: Value,
 }
 
-/// `Accept` or `Reject` of a `Follow` our instance actor sent to a peer node. The object is the
-/// Follow (embedded or as its id).
+/// `Accept` or `Reject` of a `Follow` our instance actor sent to a peer node (the object is the
+/// Follow, embedded or as its id), or of an `Offer` one of our buyers sent to a shop.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FollowAnswer {
@@ -94,6 +94,12 @@ pub struct FollowAnswer {
     pub id: Url,
     pub actor: ObjectId<ApubRemoteActor>,
     pub object: Value,
+    /// An `Accept` of an `Offer`: the finalized Agreement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// A `Reject` of an `Offer`: the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
 }
 
 /// How a `Follow` was answered.
@@ -143,4 +149,16 @@ pub struct StoredActivity {
     pub actor: Url,
     #[serde(flatten)]
     pub rest: serde_json::Map<String, Value>,
+}
+
+/// `Offer` received: FEP-0837's `Offer{Agreement}` from a buyer to one of our shops. An Offer
+/// of anything else is ignored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderOffer {
+    #[serde(rename = "type")]
+    pub kind: activitypub_federation::kinds::activity::OfferType,
+    pub id: Url,
+    pub actor: ObjectId<ApubRemoteActor>,
+    pub object: Value,
 }

@@ -37,7 +37,13 @@ pub fn context() -> Value {
             "availableQuantity": "vf:availableQuantity",
             "minimumQuantity": "vf:minimumQuantity",
             "hasUnit": "om2:hasUnit",
-            "hasNumericalValue": "om2:hasNumericalValue"
+            "hasNumericalValue": "om2:hasNumericalValue",
+            "Agreement": "vf:Agreement",
+            "Commitment": "vf:Commitment",
+            "stipulates": "vf:stipulates",
+            "stipulatesReciprocal": "vf:stipulatesReciprocal",
+            "satisfies": "vf:satisfies",
+            "tianguis": "https://tianguis.coop/ns#"
         }
     ])
 }

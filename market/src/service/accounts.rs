@@ -198,6 +198,43 @@ pub(crate) fn unique_to_conflict(err: sea_orm::DbErr, message: &str) -> Error {
     }
 }
 
+/// The key pair of a user's actor (`/users/{username}`), made on first use: a user who never
+/// orders from another node never needs one. Two first uses at once keep the first key stored.
+pub async fn user_keys(ctx: &Context, user_id: i32) -> Result<crate::entities::user_key::Model> {
+    use crate::entities::user_key;
+    if let Some(keys) = user_key::Entity::find_by_id(user_id).one(&ctx.db).await? {
+        return Ok(keys);
+    }
+    let pair = tokio::task::spawn_blocking(crate::keys::generate).await??;
+    let insert = user_key::Entity::insert(user_key::ActiveModel {
+        user_id: Set(user_id),
+        public_key_pem: Set(pair.public_key_pem),
+        private_key_pem: Set(pair.private_key_pem),
+        created_at: Set(chrono::Utc::now()),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::column(user_key::Column::UserId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&ctx.db)
+    .await;
+    insert?;
+    user_key::Entity::find_by_id(user_id)
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(|| Error::Internal("the user's key was just stored".into()))
+}
+
+/// The user whose actor id is `actor_id` (`https://our.domain/users/{username}`), if ours.
+pub async fn find_by_actor(ctx: &Context, actor_id: &str) -> Result<Option<user::Model>> {
+    let prefix = ctx.instance.url("/users/");
+    match actor_id.strip_prefix(&prefix) {
+        Some(name) if !name.is_empty() && !name.contains('/') => find_user(ctx, name).await,
+        _ => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

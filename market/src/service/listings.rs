@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    sea_query::{Expr, ExprTrait},
 };
 use serde::Serialize;
 
@@ -496,6 +497,69 @@ pub async fn count_visible(ctx: &Context) -> Result<u64> {
         .filter(listing::Column::Status.ne(Status::Withdrawn.as_str()))
         .count(&ctx.db)
         .await?)
+}
+
+/// Take `quantity` items of a listing's stock inside `txn` (a [`db::begin_catalog_write`]), for
+/// an order. One conditional `UPDATE` (`stock >= quantity`): of two orders for the last item,
+/// exactly one gets it, on SQLite and on PostgreSQL. The stock change reaches followers and peers
+/// as any listing update does. `Err(reason)` (nothing written) when the listing cannot supply it.
+pub(crate) async fn take_stock(
+    txn: &DatabaseTransaction,
+    ctx: &Context,
+    id: &str,
+    quantity: i32,
+) -> Result<std::result::Result<listing::Model, String>> {
+    let now = db::now(txn).await?;
+    let taken = listing::Entity::update_many()
+        .col_expr(
+            listing::Column::Stock,
+            Expr::col(listing::Column::Stock).sub(Expr::val(quantity)),
+        )
+        .col_expr(listing::Column::UpdatedAt, Expr::value(now))
+        .filter(listing::Column::Id.eq(id))
+        .filter(listing::Column::Status.eq(Status::Active.as_str()))
+        .filter(listing::Column::Stock.gte(quantity))
+        .exec(txn)
+        .await?;
+    let row = find_row(txn, id).await?;
+    if taken.rows_affected != 1 {
+        return Ok(Err(match row.status() {
+            Status::Withdrawn => "the listing was withdrawn".to_string(),
+            _ if row.stock == 0 => "sold out".to_string(),
+            _ => format!("only {} left in stock", row.stock),
+        }));
+    }
+    let status = Status::for_stock(row.stock);
+    if status != row.status() {
+        let mut active: listing::ActiveModel = row.clone().into();
+        active.status = Set(status.as_str().to_string());
+        active.update(txn).await?;
+    }
+    changed(txn, ctx, EventKind::Update, id).await?;
+    Ok(Ok(find_row(txn, id).await?))
+}
+
+/// Put back `quantity` items of an order that was cancelled, inside `txn` (a
+/// [`db::begin_catalog_write`]). A withdrawn listing stays withdrawn.
+pub(crate) async fn put_back_stock(
+    txn: &DatabaseTransaction,
+    ctx: &Context,
+    id: &str,
+    quantity: i32,
+) -> Result<()> {
+    let Some(row) = listing::Entity::find_by_id(id.to_string()).one(txn).await? else {
+        return Ok(());
+    };
+    if row.status() == Status::Withdrawn {
+        return Ok(());
+    }
+    let stock = row.stock.saturating_add(quantity);
+    let mut active: listing::ActiveModel = row.into();
+    active.stock = Set(stock);
+    active.status = Set(Status::for_stock(stock).as_str().to_string());
+    active.updated_at = Set(db::now(txn).await?);
+    active.update(txn).await?;
+    changed(txn, ctx, EventKind::Update, id).await
 }
 
 /// A listing changed inside `txn`: queue its event for federation and bring its catalog entry

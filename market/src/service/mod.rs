@@ -9,6 +9,7 @@ pub mod followers;
 pub mod images;
 pub mod instance;
 pub mod listings;
+pub mod orders;
 pub mod outbox;
 pub mod peers;
 pub mod shops;

@@ -50,9 +50,10 @@ pub async fn retry_host(
     Ok(Json(serde_json::json!({"host": host, "due": due})))
 }
 
-fn federation_error(e: federation::Error) -> ApiError {
+pub(super) fn federation_error(e: federation::Error) -> ApiError {
     match e {
         federation::Error::Market(e) => e.into(),
+        federation::Error::Forbidden(why) => market::Error::Forbidden(why).into(),
         other => {
             market::Error::BadRequest(format!("federating with that node failed: {other}")).into()
         }

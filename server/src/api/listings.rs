@@ -65,7 +65,7 @@ fn listing_id(id: &str) -> Result<String, Error> {
         .map_err(|_| Error::not_found("listing"))
 }
 
-fn paging(query: &HashMap<String, String>) -> Result<PageRequest, Error> {
+pub(super) fn paging(query: &HashMap<String, String>) -> Result<PageRequest, Error> {
     let number = |name: &str| -> Result<Option<u64>, Error> {
         query
             .get(name)

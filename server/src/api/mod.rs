@@ -6,6 +6,7 @@ mod auth;
 mod catalog;
 mod error;
 mod listings;
+mod orders;
 mod shops;
 
 use axum::{
@@ -33,6 +34,14 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(auth::me))
+        .route("/orders", get(orders::mine).post(orders::create))
+        .route("/orders/quote", post(orders::quote))
+        .route("/orders/{id}", get(orders::show))
+        .route("/orders/{id}/state", post(orders::step))
+        .route("/orders/{id}/messages", post(orders::message))
+        .route("/shops/{handle}/orders", get(orders::for_shop))
+        .route("/notifications", get(orders::notifications))
+        .route("/notifications/read", post(orders::read))
         .route("/catalog", get(catalog::search))
         .route("/catalog/{id}", get(catalog::show))
         .route("/shops", post(shops::create).get(shops::list))

@@ -79,7 +79,40 @@ pub async fn enqueue(
         rows.push((inbox.to_string(), host));
     }
     let txn = db::begin_write(&ctx.db).await?;
-    let now = db::now(&txn).await?;
+    let ids = enqueue_rows(&txn, activity_id, actor_id, body, rows).await?;
+    txn.commit().await?;
+    Ok(ids)
+}
+
+/// [`enqueue`] inside a transaction the caller commits: an order's state change and the
+/// activity that tells the other party are written together or not at all.
+pub async fn enqueue_in(
+    txn: &DatabaseTransaction,
+    activity_id: &str,
+    actor_id: &str,
+    body: &str,
+    inbox: &str,
+) -> Result<Vec<i32>> {
+    let host =
+        host_of(inbox).ok_or_else(|| Error::invalid("inbox", format!("{inbox:?} is not a URL")))?;
+    enqueue_rows(
+        txn,
+        activity_id,
+        actor_id,
+        body,
+        vec![(inbox.to_string(), host)],
+    )
+    .await
+}
+
+async fn enqueue_rows(
+    txn: &DatabaseTransaction,
+    activity_id: &str,
+    actor_id: &str,
+    body: &str,
+    rows: Vec<(String, String)>,
+) -> Result<Vec<i32>> {
+    let now = db::now(txn).await?;
     // Two processes may turn the same event into its activity at once: the second waits for the
     // first's row (the unique index) and then adds only the inboxes it lacks.
     outbox_activity::Entity::insert(outbox_activity::ActiveModel {
@@ -94,11 +127,11 @@ pub async fn enqueue(
             .do_nothing()
             .to_owned(),
     )
-    .exec_without_returning(&txn)
+    .exec_without_returning(txn)
     .await?;
     let activity = outbox_activity::Entity::find()
         .filter(outbox_activity::Column::ActivityId.eq(activity_id))
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or_else(|| Error::not_found("the activity just stored"))?;
     let known: BTreeSet<String> = delivery::Entity::find()
@@ -106,7 +139,7 @@ pub async fn enqueue(
         .column(delivery::Column::Inbox)
         .filter(delivery::Column::OutboxActivityId.eq(activity.id))
         .into_tuple::<String>()
-        .all(&txn)
+        .all(txn)
         .await?
         .into_iter()
         .collect();
@@ -134,7 +167,7 @@ pub async fn enqueue(
     while rest.peek().is_some() {
         let chunk: Vec<_> = rest.by_ref().take(100).collect();
         delivery::Entity::insert_many(chunk)
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await?;
     }
     let ids = delivery::Entity::find()
@@ -143,9 +176,8 @@ pub async fn enqueue(
         .filter(delivery::Column::OutboxActivityId.eq(activity.id))
         .filter(delivery::Column::Inbox.is_not_in(known))
         .into_tuple::<i32>()
-        .all(&txn)
+        .all(txn)
         .await?;
-    txn.commit().await?;
     Ok(ids)
 }
 
