@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod pages;
 pub mod routes;
+pub mod session;
 pub mod startup;
 pub mod telemetry;
 

@@ -52,6 +52,7 @@ pub fn router(ctx: Context, federation: FederationConfig<Context>, config: Arc<C
         .route("/health", get(health))
         .nest("/api/v1", api::router(&config))
         .merge(pages::router())
+        .merge(crate::session::router())
         .merge(federation::routes::router())
         .nest_service("/media", media)
         .fallback(pages::not_found)

@@ -12,6 +12,7 @@ mod pages;
 mod paging;
 mod permissions;
 mod search;
+mod sessions;
 mod shops;
 mod support;
 mod uploads;

@@ -1,0 +1,243 @@
+//! The login, registration and logout pages and what their forms do.
+
+use askama::Template;
+use axum::{
+    Form, Router,
+    extract::{Query, State, rejection::FormRejection},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
+};
+use market::{
+    entities::user,
+    service::accounts,
+    types::{Password, Username},
+};
+use serde::Deserialize;
+
+use super::{
+    MaybeUser, PageUser, check_csrf, cleared_cookie, internal_error, next_query, no_store, render,
+    safe_next, session_cookie, with_cookie,
+};
+use crate::routes::AppState;
+
+/// `/login`, `/register` and `/logout`.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/register", get(register_page).post(register))
+        .route("/logout", get(logout_page).post(logout))
+}
+
+/// Who is logged in, for the note (and log-out button) on the login and register pages.
+struct Current {
+    username: String,
+    csrf: String,
+}
+
+impl Current {
+    fn of(user: &PageUser) -> Self {
+        Current {
+            username: user.user.username.clone(),
+            csrf: user.csrf(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    node_name: &'a str,
+    current: Option<Current>,
+    error: Option<String>,
+    username: String,
+    next: String,
+    next_query: String,
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage<'a> {
+    node_name: &'a str,
+    current: Option<Current>,
+    error: Option<String>,
+    username: String,
+    email: String,
+    next: String,
+    next_query: String,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage<'a> {
+    node_name: &'a str,
+    current: Current,
+}
+
+/// The `next` query parameter of `GET /login` and `GET /register`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct NextParam {
+    next: String,
+}
+
+/// The fields of the login form (missing ones are empty).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LoginForm {
+    username: String,
+    password: String,
+    next: String,
+}
+
+/// The fields of the registration form (missing ones are empty).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RegisterForm {
+    username: String,
+    password: String,
+    email: String,
+    next: String,
+}
+
+/// The fields of the logout form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LogoutForm {
+    csrf: String,
+}
+
+/// `GET /login?next=/path`: the form, and who is logged in already, if anyone.
+async fn login_page(
+    State(state): State<AppState>,
+    MaybeUser(current): MaybeUser,
+    Query(param): Query<NextParam>,
+) -> Response {
+    let next = safe_next(&param.next);
+    render(&LoginPage {
+        node_name: &state.ctx.instance.name,
+        current: current.as_ref().map(Current::of),
+        error: None,
+        username: String::new(),
+        next: next.to_string(),
+        next_query: next_query(next),
+    })
+}
+
+/// `POST /login`: a session cookie and 303 to `next`, or the form again with 401.
+async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    let next = safe_next(&form.next);
+    // Absurd lengths are refused before hashing (as the API does).
+    let user = if form.username.len() > 64 || form.password.len() > 1024 {
+        Err(market::Error::Unauthorized(
+            "wrong username or password".into(),
+        ))
+    } else {
+        accounts::authenticate(&state.ctx, &form.username, &form.password).await
+    };
+    match user {
+        Ok(user) => start_session(&state, &user, next).await,
+        Err(e) if e.is_internal() => internal_error(&state, &e),
+        Err(_) => {
+            let page = render(&LoginPage {
+                node_name: &state.ctx.instance.name,
+                current: None,
+                error: Some("Wrong username or password. Check both and try again.".into()),
+                username: form.username.chars().take(64).collect(),
+                next: next.to_string(),
+                next_query: next_query(next),
+            });
+            (StatusCode::UNAUTHORIZED, page).into_response()
+        }
+    }
+}
+
+/// Issue a token for `user`, set it as the cookie and 303 to `next`.
+async fn start_session(state: &AppState, user: &user::Model, next: &str) -> Response {
+    match accounts::issue_token(&state.ctx, user, "web session").await {
+        Ok(token) => no_store(with_cookie(
+            Redirect::to(next).into_response(),
+            &session_cookie(&state.ctx.instance, &token),
+        )),
+        Err(e) => internal_error(state, &e),
+    }
+}
+
+/// `GET /register?next=/path`: the form to open a buyer account.
+async fn register_page(
+    State(state): State<AppState>,
+    MaybeUser(current): MaybeUser,
+    Query(param): Query<NextParam>,
+) -> Response {
+    let next = safe_next(&param.next);
+    render(&RegisterPage {
+        node_name: &state.ctx.instance.name,
+        current: current.as_ref().map(Current::of),
+        error: None,
+        username: String::new(),
+        email: String::new(),
+        next: next.to_string(),
+        next_query: next_query(next),
+    })
+}
+
+/// `POST /register`: open a buyer account and log it in (303 to `next`), or show the form again
+/// with the reason (422 for a bad field, 409 for a taken username).
+async fn register(State(state): State<AppState>, Form(form): Form<RegisterForm>) -> Response {
+    let next = safe_next(&form.next);
+    let registered = async {
+        let username = Username::parse(&form.username)?;
+        let password = Password::parse(&form.password)?;
+        let email = Some(form.email.as_str()).filter(|e| !e.trim().is_empty());
+        accounts::register_buyer(&state.ctx, &username, &password, email).await
+    }
+    .await;
+    match registered {
+        Ok(user) => start_session(&state, &user, next).await,
+        Err(e) if e.is_internal() => internal_error(&state, &e),
+        Err(e) => {
+            let page = render(&RegisterPage {
+                node_name: &state.ctx.instance.name,
+                current: None,
+                error: Some(e.public_message()),
+                username: form.username.chars().take(64).collect(),
+                email: form.email.chars().take(254).collect(),
+                next: next.to_string(),
+                next_query: next_query(next),
+            });
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, page).into_response()
+        }
+    }
+}
+
+/// `GET /logout`: a button to log out (a link cannot, as logging out must be a POST).
+async fn logout_page(State(state): State<AppState>, user: PageUser) -> Response {
+    render(&LogoutPage {
+        node_name: &state.ctx.instance.name,
+        current: Current::of(&user),
+    })
+}
+
+/// `POST /logout` with the form's `csrf`: revoke the session's token, clear the cookie, 303 to
+/// `/`. Without a session there is nothing to revoke; the cookie is cleared all the same.
+async fn logout(
+    State(state): State<AppState>,
+    MaybeUser(current): MaybeUser,
+    form: Result<Form<LogoutForm>, FormRejection>,
+) -> Response {
+    let instance = &state.ctx.instance;
+    if let Some(user) = current {
+        let submitted = form.map(|Form(f)| f.csrf).unwrap_or_default();
+        if let Err(refused) = check_csrf(&user, &submitted) {
+            return refused;
+        }
+        if let Err(e) = accounts::revoke_token(&state.ctx, &user.token).await {
+            return internal_error(&state, &e);
+        }
+    }
+    no_store(with_cookie(
+        Redirect::to("/").into_response(),
+        &cleared_cookie(instance),
+    ))
+}
