@@ -110,7 +110,7 @@ fn is_peer_follow_request(data: &Data<Context>, value: &serde_json::Value) -> bo
         && value.get("object").and_then(|o| o.as_str()) == Some(&data.instance.url("/actor"))
 }
 
-fn check_date(headers: &HeaderMap) -> Result<(), Error> {
+pub(crate) fn check_date(headers: &HeaderMap) -> Result<(), Error> {
     let unauthorized = |why: &str| Error::Unauthorized(why.to_string());
     let date = headers
         .get(header::DATE)

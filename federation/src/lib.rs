@@ -18,6 +18,7 @@ pub mod peering;
 pub mod protocol;
 pub mod routes;
 pub mod sender;
+pub mod signed_fetch;
 
 pub use activitypub_federation::config::{Data, FederationConfig, FederationMiddleware};
 pub use error::Error;

@@ -188,6 +188,8 @@ pub async fn place(
         )
         .into());
     }
+    // Pickup needs no address: it is not sent.
+    let address = if option.pickup { None } else { address };
     let buyer_actor = user_actor(data, buyer);
     let local_shop = if entry.local {
         market::service::shops::find_shop_by_ap_id(data, &entry.shop.id).await?
@@ -298,6 +300,48 @@ pub async fn place(
     Ok(orders::get(data, &row.id).await?)
 }
 
+/// An accepted order's Agreement as its parties fetch it: the FEP-0837 Commitments and our
+/// current state and figures.
+pub fn agreement_json(row: &order::Model) -> Result<Value, market::Error> {
+    let agreement_id = row
+        .agreement_id
+        .clone()
+        .ok_or_else(|| market::Error::not_found("order"))?;
+    let amount = |minor: i64| {
+        market::types::Money::from_minor(minor, &row.currency).map(|m| m.amount_string())
+    };
+    Ok(json!({
+        "type": "Agreement",
+        "id": agreement_id,
+        "attributedTo": row.shop_actor,
+        "stipulates": {
+            "id": format!("{agreement_id}#primary"),
+            "type": "Commitment",
+            "satisfies": format!("{}#primary", row.proposal_id),
+            "resourceQuantity": {"hasUnit": UNIT, "hasNumericalValue": row.quantity.to_string()},
+        },
+        "stipulatesReciprocal": {
+            "id": format!("{agreement_id}#reciprocal"),
+            "type": "Commitment",
+            "satisfies": format!("{}#reciprocal", row.proposal_id),
+            "resourceQuantity": {"hasUnit": UNIT, "hasNumericalValue": amount(row.items_minor)?},
+        },
+        "url": {
+            "type": "Link",
+            "href": format!("{}/payment", row.shop_actor),
+            "rel": "payment",
+            "mediaType": "text/html",
+            "name": "How to pay",
+        },
+        "tianguis:state": row.state,
+        "tianguis:currency": row.currency,
+        "tianguis:shipping": amount(row.shipping_minor)?,
+        "tianguis:total": amount(row.total_minor)?,
+        "published": row.created_at,
+        "updated": row.updated_at,
+    }))
+}
+
 /// The `Accept` or `Reject` the shop sends for an offer it decided.
 fn answer(
     data: &Data<Context>,
@@ -307,50 +351,17 @@ fn answer(
     if is_local(data, &row.buyer_actor) {
         return Ok(None);
     }
-    let amount = |minor: i64| {
-        market::types::Money::from_minor(minor, &row.currency).map(|m| m.amount_string())
-    };
     let activity = match decision {
         Decision::Accepted => {
-            let agreement_id = row
-                .agreement_id
-                .clone()
-                .ok_or_else(|| market::Error::Internal("an accepted order has no id".into()))?;
+            let mut agreement = agreement_json(row)?;
+            agreement["tianguis:paymentInstructions"] = json!(row.payment_instructions);
             json!({
                 "type": "Accept",
                 "id": fresh_id(data),
                 "actor": row.shop_actor,
                 "to": [row.buyer_actor],
                 "object": row.offer_id,
-                "result": {
-                    "type": "Agreement",
-                    "id": agreement_id,
-                    "attributedTo": row.shop_actor,
-                    "stipulates": {
-                        "id": format!("{agreement_id}#primary"),
-                        "type": "Commitment",
-                        "satisfies": format!("{}#primary", row.proposal_id),
-                        "resourceQuantity": {"hasUnit": UNIT, "hasNumericalValue": row.quantity.to_string()},
-                    },
-                    "stipulatesReciprocal": {
-                        "id": format!("{agreement_id}#reciprocal"),
-                        "type": "Commitment",
-                        "satisfies": format!("{}#reciprocal", row.proposal_id),
-                        "resourceQuantity": {"hasUnit": UNIT, "hasNumericalValue": amount(row.items_minor)?},
-                    },
-                    "url": {
-                        "type": "Link",
-                        "href": format!("{}/payment", row.shop_actor),
-                        "rel": "payment",
-                        "mediaType": "text/html",
-                        "name": "How to pay",
-                    },
-                    "tianguis:state": "accepted",
-                    "tianguis:currency": row.currency,
-                    "tianguis:shipping": amount(row.shipping_minor)?,
-                    "tianguis:total": amount(row.total_minor)?,
-                    "tianguis:paymentInstructions": row.payment_instructions,
-                },
+                "result": agreement,
             })
         }
         Decision::Rejected(reason) => json!({
@@ -398,9 +409,13 @@ pub async fn receive_offer(
         .ok_or_else(|| bad("the Proposal is not one of this node's"))?
         .to_string();
     let reciprocal = &agreement["stipulatesReciprocal"];
-    if !reciprocal.is_null()
-        && text(&reciprocal["satisfies"]) != Some(format!("{proposal}#reciprocal").as_str())
-    {
+    if reciprocal.is_null() {
+        // Our Proposals all have a reciprocal Intent, so the FEP requires this Commitment.
+        return Err(bad(
+            "stipulatesReciprocal (the payment) is required: the Proposal has a reciprocal Intent",
+        ));
+    }
+    if text(&reciprocal["satisfies"]) != Some(format!("{proposal}#reciprocal").as_str()) {
         return Err(bad(
             "stipulatesReciprocal must satisfy the same Proposal's #reciprocal",
         ));
@@ -422,16 +437,17 @@ pub async fn receive_offer(
             1
         }
     };
-    let items_offered = if reciprocal.is_null() {
-        None
-    } else {
-        if text(&reciprocal["resourceQuantity"]["hasUnit"]) != Some(UNIT) {
-            refusal.get_or_insert_with(|| {
-                format!("the payment's unit must be the Proposal's ({UNIT})")
-            });
-        }
-        text(&reciprocal["resourceQuantity"]["hasNumericalValue"]).map(str::to_string)
-    };
+    if text(&reciprocal["resourceQuantity"]["hasUnit"]) != Some(UNIT) {
+        refusal
+            .get_or_insert_with(|| format!("the payment's unit must be the Proposal's ({UNIT})"));
+    }
+    let items_offered = text(&reciprocal["resourceQuantity"]["hasNumericalValue"]);
+    if items_offered.is_none() {
+        refusal.get_or_insert_with(|| {
+            "the payment's amount (stipulatesReciprocal hasNumericalValue) is missing".into()
+        });
+    }
+    let items_offered = items_offered.map(str::to_string);
     let shipping_option_id = match text(&agreement["tianguis:shippingOption"]) {
         Some(id) => id.to_string(),
         // A plain FEP-0837 offer names no shipping: fine if the shop has exactly one way to
@@ -645,13 +661,35 @@ pub async fn receive_message(
             "a message's id must be on its author's node".into(),
         ));
     }
-    let content = market::markdown::to_text(note["content"].as_str().unwrap_or_default());
+    let content = html_to_paragraphs(note["content"].as_str().unwrap_or_default());
     let content: String = content.chars().take(orders::MAX_MESSAGE).collect();
     Ok(
         orders::receive_message(data, agreement_id, actor.as_str(), id, &content)
             .await?
             .is_some(),
     )
+}
+
+/// A message's HTML as plain text that keeps its paragraphs (blank lines) and line breaks.
+fn html_to_paragraphs(html: &str) -> String {
+    let marked = html
+        .replace("<br>", "\u{1}")
+        .replace("<br/>", "\u{1}")
+        .replace("<br />", "\u{1}")
+        .replace("</p>", "\u{2}");
+    marked
+        .split('\u{2}')
+        .map(|p| {
+            p.split('\u{1}')
+                .map(market::markdown::to_text)
+                .collect::<Vec<_>>()
+                .join("\n")
+                .trim()
+                .to_string()
+        })
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// The party `who` is on order `id` and whether that is allowed (404 for anyone else).

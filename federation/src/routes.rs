@@ -49,6 +49,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/shops/{handle}/following", get(following_collection))
         .route("/listings/{id}/proposal", get(proposal))
         .route("/listings/{id}/proposal/quote", get(quote))
+        .route("/orders/{id}", get(agreement))
         .route("/users/{username}", get(person))
         .route("/users/{username}/inbox", post(inbox::receive))
         .route("/users/{username}/outbox", get(person_outbox))
@@ -121,8 +122,65 @@ async fn quote(
     let id = uuid::Uuid::parse_str(&id)
         .map_err(|_| Error::Market(market::Error::not_found("listing")))?
         .to_string();
-    let quote = market::service::orders::quote(&data, &id, &request).await?;
-    Ok((StatusCode::OK, Json(quote)).into_response())
+    match market::service::orders::quote(&data, &id, &request).await {
+        Ok(quote) => Ok((StatusCode::OK, Json(quote)).into_response()),
+        // Answered like the API: `{error, message, field}`, so the buyer's node can pass the
+        // seller's refusal on, field and all.
+        Err(market::Error::Invalid { field, reason }) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": "invalid", "field": field, "message": reason})),
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn agreement(
+    data: Data<Context>,
+    Path(id): Path<String>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    agreement_document(&data, &id, &method, &uri, &headers).await
+}
+
+/// An order's Agreement (`/orders/{id}` asked for as ActivityPub), for a request signed by the
+/// buyer or the shop; 404 for everyone else, unsigned requests included, so a stranger cannot
+/// even learn that the order exists.
+pub async fn agreement_document(
+    data: &Data<Context>,
+    id: &str,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+) -> Response {
+    let not_found = || Error::Market(market::Error::not_found("order")).into_response();
+    let Ok(id) = uuid::Uuid::parse_str(id) else {
+        return not_found();
+    };
+    let Ok(Some(order)) = market::service::orders::find_by_agreement(
+        data,
+        &data.instance.url(&format!("/orders/{id}")),
+    )
+    .await
+    else {
+        return not_found();
+    };
+    let signer = match crate::signed_fetch::signer(data, method, uri, headers).await {
+        Ok(signer) => signer,
+        Err(e) => {
+            tracing::debug!(error = %e, "unsigned or badly signed fetch of an order");
+            return not_found();
+        }
+    };
+    if signer != order.buyer_actor && signer != order.shop_actor {
+        return not_found();
+    }
+    match crate::orders::agreement_json(&order) {
+        Ok(document) => activity_json(document, StatusCode::OK),
+        Err(e) => Error::Market(e).into_response(),
+    }
 }
 
 /// A user's actor (`Person`), for the shops its orders go to.

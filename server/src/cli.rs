@@ -55,6 +55,31 @@ pub enum Command {
     /// Peer co-op nodes: federation agreements and catalog sync.
     #[command(subcommand)]
     Peer(PeerCommand),
+    /// Orders this node holds (its buyers' and its shops'), for admins.
+    #[command(subcommand)]
+    Order(OrderCommand),
+}
+
+/// `tianguis order …`
+#[derive(Debug, Subcommand)]
+pub enum OrderCommand {
+    /// Orders, newest first: id, state, placed, buyer, shop, quantity × title, total.
+    List {
+        /// Only orders in this state (offered, accepted, paid, shipped, ...).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only orders of this shop of ours.
+        #[arg(long)]
+        shop: Option<String>,
+        /// Page (50 orders a page).
+        #[arg(long, default_value_t = 1)]
+        page: u64,
+    },
+    /// One order in full: figures, shipping, payment, timeline and messages.
+    Show {
+        /// The order's id (as `list` prints it).
+        id: String,
+    },
 }
 
 /// `tianguis peer …`
@@ -317,6 +342,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deliveries(cmd) => deliveries(&admin_context(&config).await?, cmd).await,
         Command::Domain(cmd) => domain(&admin_context(&config).await?, cmd).await,
         Command::Peer(cmd) => peer(&config, cmd).await,
+        Command::Order(cmd) => order(&admin_context(&config).await?, cmd).await,
     }
 }
 
@@ -740,6 +766,107 @@ async fn listing(ctx: &Context, cmd: ListingCommand) -> anyhow::Result<()> {
                     break;
                 }
                 page.page += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn order(ctx: &Context, cmd: OrderCommand) -> anyhow::Result<()> {
+    use market::service::orders::{self, Scope, State};
+    match cmd {
+        OrderCommand::List { state, shop, page } => {
+            let state = match state {
+                Some(text) => Some(
+                    State::parse(&text).ok_or_else(|| anyhow::anyhow!("no order state {text}"))?,
+                ),
+                None => None,
+            };
+            let scope = match shop {
+                Some(handle) => Scope::Sold(shops::get_shop(ctx, &handle).await?.id),
+                None => Scope::All,
+            };
+            let page = market::service::PageRequest::parse(Some(page), Some(50))?;
+            let found = orders::list(ctx, scope, state, page).await?;
+            for o in &found.items {
+                let view = orders::summary(ctx, o, orders::Party::Seller)?;
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{} × {}\t{} {}",
+                    o.id,
+                    o.state,
+                    o.created_at.format("%Y-%m-%d %H:%M"),
+                    o.buyer_name,
+                    o.shop_name,
+                    o.quantity,
+                    o.title,
+                    view.total,
+                    o.currency
+                );
+            }
+            if found.has_next() {
+                eprintln!(
+                    "{} orders in all; more with --page {}",
+                    found.total,
+                    found.page + 1
+                );
+            }
+        }
+        OrderCommand::Show { id } => {
+            let id = uuid::Uuid::parse_str(id.trim())
+                .map_err(|_| anyhow::anyhow!("{id} is not an order id"))?
+                .to_string();
+            let (row, party) = orders::access(ctx, shops::Authority::Operator, &id).await?;
+            let view = orders::view(ctx, &row, party).await?;
+            println!("order:     {}", view.id);
+            if let Some(agreement) = &view.agreement_id {
+                println!("agreement: {agreement}");
+            }
+            println!("state:     {}", view.state);
+            println!("buyer:     {}", view.buyer);
+            println!("shop:      {}", view.shop);
+            println!("listing:   {} ({})", view.title, view.proposal);
+            println!(
+                "items:     {} × {} = {} {}",
+                view.quantity, view.unit_price, view.items, view.currency
+            );
+            println!(
+                "shipping:  {} ({} {})",
+                view.shipping_name, view.shipping, view.currency
+            );
+            println!("total:     {} {}", view.total, view.currency);
+            if let Some(a) = &view.address {
+                println!(
+                    "address:   {}, {}, {} {}, {}",
+                    a.name, a.street, a.postal_code, a.city, a.country
+                );
+            }
+            if let Some(reason) = &view.reason {
+                println!("reason:    {reason}");
+            }
+            println!("timeline:");
+            for e in &view.timeline {
+                let note = e
+                    .note
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default();
+                println!(
+                    "  {}  {:<10} by {}{note}",
+                    e.at.format("%Y-%m-%d %H:%M"),
+                    e.state,
+                    e.party
+                );
+            }
+            if !view.messages.is_empty() {
+                println!("messages:");
+                for m in &view.messages {
+                    println!(
+                        "  {}  {}: {}",
+                        m.at.format("%Y-%m-%d %H:%M"),
+                        m.from,
+                        m.content
+                    );
+                }
             }
         }
     }

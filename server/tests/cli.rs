@@ -534,3 +534,128 @@ async fn the_domain_blocklist_round_trips_through_mastodon_csv() {
     assert!(!site.ok(&["domain", "list"]).contains("spam.example"));
     site.cleanup().await;
 }
+
+#[tokio::test]
+async fn order_list_and_show_print_what_the_node_holds() {
+    let site = Site::new().await;
+    let out = site.run_with_stdin(
+        &["user", "create", "--username", "ana", "--password-stdin"],
+        "s3cret-pass\n",
+    );
+    assert!(out.status.success());
+    site.ok(&[
+        "shop",
+        "create",
+        "--handle",
+        "pottery",
+        "--owner",
+        "ana",
+        "--name",
+        "Ana's Pottery",
+    ]);
+    site.ok(&[
+        "listing",
+        "create",
+        "--shop",
+        "pottery",
+        "--title",
+        "Blue mug",
+        "--price",
+        "28.00",
+        "--currency",
+        "EUR",
+        "--stock",
+        "3",
+    ]);
+    assert_eq!(site.ok(&["order", "list"]), "", "no orders yet");
+
+    // A buyer orders through the API of the running node (the shop set no shipping options, so
+    // the goods are handed over as arranged: no address).
+    let (child, addr) = site.serve(&[]);
+    let client = reqwest::Client::new();
+    let api = |path: &str| format!("{addr}/api/v1{path}");
+    let registered = client
+        .post(api("/accounts"))
+        .json(&serde_json::json!({"username": "bruno", "password": "a long enough secret"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let login: serde_json::Value = client
+        .post(api("/auth/login"))
+        .json(&serde_json::json!({"username": "bruno", "password": "a long enough secret"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_string();
+    let found: serde_json::Value = client
+        .get(api("/catalog?q=mug"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = found["items"][0]["id"].clone();
+    let quote: serde_json::Value = client
+        .post(api("/orders/quote"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"listing": entry, "quantity": 2, "shipping_option": "arranged"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(quote["total"], "56.00", "{quote}");
+    let placed = client
+        .post(api("/orders"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"listing": entry, "quantity": 2,
+                                  "shipping_option": "arranged", "total": "56.00"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(placed.status(), 201);
+    let placed: serde_json::Value = placed.json().await.unwrap();
+    let id = placed["id"].as_str().unwrap().to_string();
+    assert!(sigterm_and_wait(child).success());
+
+    let listed = site.ok(&["order", "list"]);
+    let fields: Vec<&str> = listed.trim_end().split('\t').collect();
+    assert_eq!(fields[0], id);
+    assert_eq!(fields[1], "accepted");
+    assert!(fields[3].starts_with("bruno@"), "{listed}");
+    assert!(fields[4].starts_with("pottery@"), "{listed}");
+    assert_eq!(fields[5], "2 × Blue mug");
+    assert_eq!(fields[6], "56.00 EUR");
+    assert_eq!(site.ok(&["order", "list", "--state", "paid"]), "");
+    assert_eq!(site.ok(&["order", "list", "--shop", "pottery"]), listed);
+    let shown = site.ok(&["order", "show", &id]);
+    assert!(shown.contains("state:     accepted"), "{shown}");
+    assert!(
+        shown.contains("items:     2 × 28.00 = 56.00 EUR"),
+        "{shown}"
+    );
+    assert!(shown.contains("Arranged with the shop"), "{shown}");
+    assert!(shown.contains("offered    by buyer"), "{shown}");
+    assert!(shown.contains("accepted   by seller"), "{shown}");
+
+    // Refusals: one line each.
+    assert!(
+        site.fails(&["order", "list", "--state", "teleported"], "")
+            .contains("teleported")
+    );
+    assert!(
+        site.fails(&["order", "show", "nope"], "")
+            .contains("not an order id")
+    );
+    assert!(
+        site.fails(&["order", "show", &uuid::Uuid::new_v4().to_string()], "")
+            .contains("not found")
+    );
+    site.cleanup().await;
+}

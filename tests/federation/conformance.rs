@@ -34,7 +34,7 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ),
 ];
 
-fn fixtures_dir() -> PathBuf {
+pub(crate) fn fixtures_dir() -> PathBuf {
     let dir = std::env::var("TIANGUIS_FIXTURES_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));

@@ -7,7 +7,11 @@
 use std::{future::Future, time::Duration};
 
 use federation::peering;
-use harness::{Member, TestNode, sample_listing, signing::SignedPost, sink::Sink};
+use harness::{
+    Member, TestNode, sample_listing,
+    signing::{SignedPost, signed_get},
+    sink::Sink,
+};
 use market::{
     entities::{delivery, order},
     service::{accounts, peers},
@@ -322,6 +326,11 @@ async fn a_buyer_orders_from_a_peer_nodes_shop_and_the_order_goes_to_completion(
             == 1
     })
     .await;
+    assert_eq!(
+        order_view(&b, &bea.token, &theirs).await["messages"][0]["content"],
+        "Could you wrap it as a gift?\n\nThanks!",
+        "paragraphs survive the trip"
+    );
     let reply = b
         .post_json(
             &format!("/api/v1/orders/{theirs}/messages"),
@@ -676,9 +685,34 @@ async fn a_third_node_cannot_move_someone_elses_order_and_orders_stay_private() 
             "{path} shows order data"
         );
     }
-    // The Agreement's id is 404 to an unsigned fetch.
+    // The Agreement's id: 404 to an unsigned fetch and to a stranger's signed one; the buyer's
+    // signed fetch gets it.
     let (status, _) = b.get_ap(&agreement).await;
     assert_eq!(status, 404);
+    let (status, _) = signed_get(
+        &b.http,
+        &agreement,
+        &format!("{cid_actor}#main-key"),
+        &keys.private_key_pem,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, document) = signed_get(
+        &b.http,
+        &agreement,
+        &format!("{ana_actor}#main-key"),
+        &ana_keys.private_key_pem,
+    )
+    .await;
+    assert_eq!(status, 200, "{document}");
+    assert_eq!(document["type"], "Agreement");
+    assert_eq!(document["id"], agreement);
+    assert_eq!(document["tianguis:state"], "paid");
+    assert_eq!(document["attributedTo"], shop);
+    assert_eq!(
+        document["stipulates"]["resourceQuantity"]["hasNumericalValue"],
+        "1"
+    );
 
     // On C, nothing: no order row at all.
     let rows = order::Entity::find().all(&c.ctx.db).await.unwrap();
@@ -746,4 +780,166 @@ async fn orders_inside_one_node_follow_the_same_rules_without_activities() {
         .await
         .unwrap();
     assert!(queued.is_empty());
+}
+
+/// Sign `activity` as `user` of `node` and post it to `inbox`; returns the status.
+async fn post_as(node: &TestNode, user: &str, inbox: &str, activity: &Value) -> u16 {
+    let row = accounts::find_user(&node.ctx, user).await.unwrap().unwrap();
+    let keys = accounts::user_keys(&node.ctx, row.id).await.unwrap();
+    let actor = format!("{}/users/{user}", node.base);
+    SignedPost::new(
+        inbox,
+        activity,
+        &format!("{actor}#main-key"),
+        &keys.private_key_pem,
+    )
+    .send(&node.http)
+    .await
+}
+
+#[tokio::test]
+async fn the_specs_own_offer_is_accepted_and_broken_offers_get_a_clear_answer() {
+    let (b, c) = tokio::join!(TestNode::spawn(), TestNode::spawn());
+    // A shop with pickup only: a plain FEP-0837 Offer (no shipping fields) can be fulfilled.
+    let bea = b.member("bea").await;
+    b.create_shop(&bea, "pottery", "Bea's Pottery").await;
+    let listing = json_ok(
+        b.create_listing(&bea, "pottery", &sample_listing()).await,
+        201,
+    )
+    .await;
+    let listing = listing["id"].as_str().unwrap().to_string();
+    let response = b
+        .http
+        .put(b.url("/api/v1/shops/pottery/checkout"))
+        .bearer_auth(&bea.token)
+        .json(&json!({"payment_instructions": "Cash at the stall.",
+                      "shipping_options": [{"name": "Pickup", "price": "0.00", "currency": "EUR", "pickup": true}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    c.member("cid").await;
+    let cid = format!("{}/users/cid", c.base);
+    let shop = format!("{}/shops/pottery", b.base);
+    let inbox = format!("{shop}/inbox");
+    let proposal = format!("{}/listings/{listing}/proposal", b.base);
+
+    // The FEP's normative example, pointed at our listing: 2 items for 2 × 28.00.
+    let path = crate::conformance::fixtures_dir().join("fep-0837/offer_agreement.json");
+    let mut offer: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let offer_id = format!("{}/offers/{}", c.base, uuid::Uuid::new_v4());
+    offer["id"] = json!(offer_id);
+    offer["actor"] = json!(cid);
+    offer["to"] = json!(shop);
+    offer["object"]["stipulates"]["satisfies"] = json!(format!("{proposal}#primary"));
+    offer["object"]["stipulates"]["resourceQuantity"]["hasNumericalValue"] = json!("2");
+    offer["object"]["stipulatesReciprocal"]["satisfies"] = json!(format!("{proposal}#reciprocal"));
+    offer["object"]["stipulatesReciprocal"]["resourceQuantity"]["hasNumericalValue"] =
+        json!("56.00");
+    assert_eq!(post_as(&c, "cid", &inbox, &offer).await, 202);
+    let row = order::Entity::find()
+        .filter(order::Column::OfferId.eq(&offer_id))
+        .one(&b.ctx.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.state, "accepted");
+    assert_eq!(row.quantity, 2);
+    assert_eq!(row.total_minor, 5600);
+    assert_eq!(row.buyer_name, format!("cid@{}", c.domain));
+    assert_eq!(stock(&b, &listing).await, 1);
+    // The Accept went to the buyer's inbox, with the finalized Agreement.
+    until("the Accept is delivered", || async {
+        delivery::Entity::find()
+            .filter(delivery::Column::Inbox.eq(format!("{cid}/inbox")))
+            .filter(delivery::Column::State.eq(delivery::STATE_DONE))
+            .one(&b.ctx.db)
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+
+    // The same offer again: already answered (409), nothing changes.
+    assert_eq!(post_as(&c, "cid", &inbox, &offer).await, 409);
+    assert_eq!(stock(&b, &listing).await, 1);
+
+    // Malformed: a Proposal that is not this node's, or no Commitment at all: 400.
+    let mut foreign = offer.clone();
+    foreign["id"] = json!(format!("{}/offers/{}", c.base, uuid::Uuid::new_v4()));
+    foreign["object"]["stipulates"]["satisfies"] =
+        json!("https://market.example/proposals/ddde9d6f#primary");
+    assert_eq!(post_as(&c, "cid", &inbox, &foreign).await, 400);
+    let mut empty = offer.clone();
+    empty["id"] = json!(format!("{}/offers/{}", c.base, uuid::Uuid::new_v4()));
+    empty["object"] = json!({"type": "Agreement"});
+    assert_eq!(post_as(&c, "cid", &inbox, &empty).await, 400);
+
+    // Well-formed but unfulfillable: answered with a Reject naming the reason, stock untouched.
+    for (change, reason) in [
+        (json!({"hasUnit": "kg", "hasNumericalValue": "1"}), "unit"),
+        (
+            json!({"hasUnit": "one", "hasNumericalValue": "1.5"}),
+            "whole number",
+        ),
+        (
+            json!({"hasUnit": "one", "hasNumericalValue": "5"}),
+            "only 1 left",
+        ),
+    ] {
+        let mut odd = offer.clone();
+        let id = format!("{}/offers/{}", c.base, uuid::Uuid::new_v4());
+        odd["id"] = json!(id);
+        odd["object"]["stipulates"]["resourceQuantity"] = change;
+        odd["object"]["stipulatesReciprocal"]["resourceQuantity"]["hasNumericalValue"] =
+            json!("140.00");
+        assert_eq!(post_as(&c, "cid", &inbox, &odd).await, 202, "{reason}");
+        let sent = market::entities::outbox_activity::Entity::find()
+            .all(&b.ctx.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|a| a.body.contains("\"Reject\"") && a.body.contains(&id))
+            .unwrap_or_else(|| panic!("no Reject for the {reason} offer"));
+        assert!(sent.body.contains(reason), "{reason}: {}", sent.body);
+    }
+    // A price the shop does not ask: rejected, the current price named.
+    let mut cheap = offer.clone();
+    let id = format!("{}/offers/{}", c.base, uuid::Uuid::new_v4());
+    cheap["id"] = json!(id);
+    cheap["object"]["stipulates"]["resourceQuantity"]["hasNumericalValue"] = json!("1");
+    cheap["object"]["stipulatesReciprocal"]["resourceQuantity"]["hasNumericalValue"] = json!("1");
+    assert_eq!(post_as(&c, "cid", &inbox, &cheap).await, 202);
+    let rejected = order::Entity::find()
+        .filter(order::Column::OfferId.eq(&id))
+        .one(&b.ctx.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rejected.state, "rejected");
+    assert!(rejected.reason.unwrap().contains("28.00"));
+    assert_eq!(stock(&b, &listing).await, 1);
+
+    // An Update of an Agreement nobody here knows: 404.
+    let unknown = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/activities/{}", c.base, uuid::Uuid::new_v4()),
+        "type": "Update", "actor": cid, "to": [shop],
+        "object": {"type": "Agreement", "id": format!("{}/orders/{}", b.base, uuid::Uuid::new_v4()),
+                   "tianguis:state": "cancelled"},
+    });
+    assert_eq!(post_as(&c, "cid", &inbox, &unknown).await, 404);
+    // An unknown state: 400.
+    let mut bogus = unknown.clone();
+    bogus["id"] = json!(format!("{}/activities/{}", c.base, uuid::Uuid::new_v4()));
+    bogus["object"]["id"] = json!(row.agreement_id.clone().unwrap());
+    bogus["object"]["tianguis:state"] = json!("teleported");
+    assert_eq!(post_as(&c, "cid", &inbox, &bogus).await, 400);
+    // The buyer cancels through the protocol: the two mugs go back.
+    let mut cancel = unknown.clone();
+    cancel["id"] = json!(format!("{}/activities/{}", c.base, uuid::Uuid::new_v4()));
+    cancel["object"]["id"] = json!(row.agreement_id.clone().unwrap());
+    assert_eq!(post_as(&c, "cid", &inbox, &cancel).await, 202);
+    assert_eq!(stock(&b, &listing).await, 3);
 }

@@ -142,3 +142,46 @@ pub fn verify(public_key_pem: &str, signing_string: &str, signature: &[u8]) -> b
         .verify(signing_string.as_bytes(), &signature)
         .is_ok()
 }
+
+/// A `GET` of `url` signed over `(request-target) host date` with `private_key_pem`, as a node
+/// fetching a private object does. Returns the status and the JSON body (null if none).
+pub async fn signed_get(
+    client: &reqwest::Client,
+    url: &str,
+    key_id: &str,
+    private_key_pem: &str,
+) -> (u16, serde_json::Value) {
+    let parsed = url::Url::parse(url).expect("url");
+    let host = match parsed.port() {
+        Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
+        None => parsed.host_str().unwrap_or_default().to_string(),
+    };
+    let target = match parsed.query() {
+        Some(query) => format!("get {}?{query}", parsed.path()),
+        None => format!("get {}", parsed.path()),
+    };
+    let date = httpdate::fmt_http_date(SystemTime::now());
+    let signing_string = format!("(request-target): {target}\nhost: {host}\ndate: {date}");
+    let key = RsaPrivateKey::from_pkcs8_pem(private_key_pem).expect("key");
+    let signature = SigningKey::<Sha256>::new(key)
+        .sign(signing_string.as_bytes())
+        .to_vec();
+    let header = format!(
+        r#"keyId="{key_id}",algorithm="rsa-sha256",headers="(request-target) host date",signature="{}""#,
+        base64::engine::general_purpose::STANDARD.encode(signature)
+    );
+    let response = client
+        .get(parsed)
+        .header("host", host)
+        .header("date", date)
+        .header("accept", "application/activity+json")
+        .header("signature", header)
+        .send()
+        .await
+        .expect("GET");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}

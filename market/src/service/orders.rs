@@ -1045,6 +1045,12 @@ pub async fn apply_remote(
         return Ok(None);
     };
     let party = party_of(&current, actor)?;
+    if to == State::Cancelled && party == Party::Seller && why.is_none() {
+        return Err(Error::invalid(
+            "tianguis:reason",
+            "a shop cancelling an order tells the buyer why",
+        ));
+    }
     if matches!(to, State::Accepted | State::Rejected | State::Offered) {
         return Err(Error::Conflict(
             "an offer is answered with Accept or Reject, not an Update".into(),
@@ -1224,9 +1230,9 @@ pub async fn post_message(
         .one(&txn)
         .await?
         .ok_or_else(|| Error::not_found("order"))?;
-    if order.state()? == State::Offered {
+    if order.agreement_id.is_none() {
         return Err(Error::Conflict(
-            "messages start once the shop has answered the order".into(),
+            "messages start once the shop has accepted the order".into(),
         ));
     }
     let message = store_message(&txn, &order, party, ap_id(&order), &content, Some(party)).await?;
@@ -1245,7 +1251,6 @@ pub async fn receive_message(
     ap_id: &str,
     content: &str,
 ) -> Result<Option<order_message::Model>> {
-    let content = message_text(content)?;
     let txn = db::begin_write(&ctx.db).await?;
     let Some(order) = order::Entity::find()
         .filter(order::Column::AgreementId.eq(agreement_id))
@@ -1254,6 +1259,7 @@ pub async fn receive_message(
     else {
         return Ok(None);
     };
+    let content = message_text(content)?;
     let party = party_of(&order, actor)?;
     if order_message::Entity::find()
         .filter(order_message::Column::ApId.eq(ap_id))
