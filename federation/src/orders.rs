@@ -787,6 +787,43 @@ pub async fn act(
     Ok(row)
 }
 
+/// Cancel our shops' accepted orders that stayed unpaid for `[orders] payment_days`, as the
+/// seller, with the reason, so the buyer's node hears of it and the items go back on sale.
+/// `now` is the clock (tests pass a later one). Returns how many were cancelled.
+pub async fn expire_unpaid(
+    data: &Data<Context>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, Error> {
+    let days = data.instance.payment_days;
+    if days == 0 {
+        return Ok(0);
+    }
+    let cutoff = now - chrono::Duration::days(i64::from(days));
+    let reason = format!("not paid within {days} days");
+    let mut cancelled = 0;
+    for row in orders::unpaid_since(data, cutoff).await? {
+        match act(
+            data,
+            Authority::Operator,
+            &row.id,
+            State::Cancelled,
+            Some(&reason),
+        )
+        .await
+        {
+            Ok(_) => cancelled += 1,
+            // Paid or cancelled meanwhile: nothing to do.
+            Err(Error::Market(market::Error::Conflict(_))) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if cancelled > 0 {
+        tracing::info!(cancelled, days, "cancelled unpaid orders");
+        outbox::wake();
+    }
+    Ok(cancelled)
+}
+
 /// A local party writes on order `id`; the other party's node gets a private `Create{Note}`
 /// whose `context` is the Agreement.
 pub async fn message(

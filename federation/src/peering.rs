@@ -725,7 +725,8 @@ pub fn start_sync(data: &Data<Context>, peer_id: i32) {
     WAKE.notify_one();
 }
 
-/// Reconcile every `interval` (checked at least every 30 s, and at once when woken) until `stop`.
+/// Reconcile every `interval` (checked at least every 30 s, and at once when woken) until `stop`;
+/// every 5 minutes also cancel our shops' orders left unpaid past `[orders] payment_days`.
 pub fn spawn_reconciler(
     config: FederationConfig<Context>,
     interval: Duration,
@@ -733,10 +734,18 @@ pub fn spawn_reconciler(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let tick = interval.min(Duration::from_secs(30));
+        let mut swept: Option<tokio::time::Instant> = None;
         loop {
             let data = config.to_request_data();
             if let Err(e) = reconcile(&data, interval).await {
                 tracing::warn!(error = %e, "reconciliation pass failed");
+            }
+            // Unpaid orders are looked at every few minutes: a deadline is counted in days.
+            if swept.is_none_or(|t| t.elapsed() >= Duration::from_secs(300)) {
+                swept = Some(tokio::time::Instant::now());
+                if let Err(e) = crate::orders::expire_unpaid(&data, chrono::Utc::now()).await {
+                    tracing::warn!(error = %e, "cancelling unpaid orders failed");
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(tick) => {}

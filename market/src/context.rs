@@ -27,6 +27,8 @@ pub struct Instance {
     pub allowlist: bool,
     /// `federation.catalog_page_limit`: most pages of a peer's catalog read in one sync run.
     pub catalog_page_limit: u64,
+    /// `orders.payment_days`: days an accepted order may stay unpaid (0: forever).
+    pub payment_days: u32,
 }
 
 impl Instance {
@@ -56,6 +58,7 @@ impl Instance {
             federation_debug: false,
             allowlist: false,
             catalog_page_limit: 1000,
+            payment_days: 7,
         })
     }
 

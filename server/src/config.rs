@@ -27,6 +27,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// `[federation]`
     pub federation: FederationConfig,
+    /// `[orders]`
+    pub orders: OrdersConfig,
     /// `[log]`
     pub log: LogConfig,
 }
@@ -160,6 +162,21 @@ impl Default for FederationConfig {
             catalog_page_limit: 1000,
             resolve: Vec::new(),
         }
+    }
+}
+
+/// `[orders]`: how this node's shops treat orders.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrdersConfig {
+    /// Days an accepted order may stay unpaid before the shop's node cancels it and puts its
+    /// items back on sale (0: never).
+    pub payment_days: u32,
+}
+
+impl Default for OrdersConfig {
+    fn default() -> Self {
+        OrdersConfig { payment_days: 7 }
     }
 }
 

@@ -47,6 +47,7 @@ pub async fn open_context(config: &Config) -> anyhow::Result<Context> {
     instance.federation_debug = config.federation.debug;
     instance.allowlist = config.federation.mode == crate::config::FederationMode::Allowlist;
     instance.catalog_page_limit = config.federation.catalog_page_limit;
+    instance.payment_days = config.orders.payment_days;
     Ok(Context::new(db, instance))
 }
 

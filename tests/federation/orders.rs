@@ -943,3 +943,68 @@ async fn the_specs_own_offer_is_accepted_and_broken_offers_get_a_clear_answer() 
     assert_eq!(post_as(&c, "cid", &inbox, &cancel).await, 202);
     assert_eq!(stock(&b, &listing).await, 3);
 }
+
+#[tokio::test]
+async fn an_order_left_unpaid_past_the_deadline_is_cancelled_and_its_items_go_back() {
+    let (a, b) = tokio::join!(TestNode::spawn(), TestNode::spawn());
+    let (bea, listing) = pottery(&b, 3).await;
+    peer_up(&a, &b).await;
+    let ana = buyer(&a, "ana").await;
+    let entry = mug_entry(&a, &ana.token).await;
+    let unpaid = json_ok(order_mugs(&a, &ana, entry, 1).await, 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let paid = json_ok(order_mugs(&a, &ana, entry, 1).await, 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_state(&a, &ana.token, &unpaid, "accepted").await;
+    wait_state(&a, &ana.token, &paid, "accepted").await;
+    assert_eq!(stock(&b, &listing).await, 1);
+    let paid_there = seller_orders(&b, &bea)
+        .await
+        .into_iter()
+        .find(|o| o["state"] == "accepted")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        step(&b, &bea.token, &paid_there, "paid").await.status(),
+        200
+    );
+
+    let data = b.federation.to_request_data();
+    let now = chrono::Utc::now();
+    // Within the week: nothing happens.
+    assert_eq!(
+        federation::orders::expire_unpaid(&data, now + chrono::Duration::days(6))
+            .await
+            .unwrap(),
+        0
+    );
+    // Past it: the unpaid one is cancelled with the reason, the paid one is left alone.
+    assert_eq!(
+        federation::orders::expire_unpaid(&data, now + chrono::Duration::days(8))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(stock(&b, &listing).await, 2);
+    let a_paid = if order_view(&a, &ana.token, &paid).await["state"] == "paid" {
+        (&paid, &unpaid)
+    } else {
+        (&unpaid, &paid)
+    };
+    let view = wait_state(&a, &ana.token, a_paid.1, "cancelled").await;
+    assert_eq!(view["reason"], "not paid within 7 days");
+    assert_eq!(order_view(&a, &ana.token, a_paid.0).await["state"], "paid");
+    // A second sweep finds nothing more.
+    assert_eq!(
+        federation::orders::expire_unpaid(&data, now + chrono::Duration::days(8))
+            .await
+            .unwrap(),
+        0
+    );
+}

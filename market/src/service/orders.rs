@@ -1062,6 +1062,21 @@ pub async fn apply_remote(
     Ok(Some(row))
 }
 
+/// Accepted orders of our shops still unpaid since before `cutoff`: the sweeper cancels them.
+pub async fn unpaid_since(
+    ctx: &Context,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<order::Model>> {
+    Ok(order::Entity::find()
+        .filter(order::Column::State.eq(State::Accepted.as_str()))
+        .filter(order::Column::ShopId.is_not_null())
+        .filter(order::Column::UpdatedAt.lt(cutoff))
+        .order_by_asc(order::Column::UpdatedAt)
+        .limit(100)
+        .all(&ctx.db)
+        .await?)
+}
+
 /// Which party `actor` is on `order`; 403 for anyone else.
 pub fn party_of(order: &order::Model, actor: &str) -> Result<Party> {
     if order.buyer_actor == actor {
