@@ -1,5 +1,6 @@
-//! Server-rendered HTML pages: the node's home, a shop, a listing. They work without JavaScript;
-//! every text is escaped by the templates, only the sanitised description HTML is inserted as is.
+//! Server-rendered HTML pages: the node's home, a shop, a listing, and (in the submodules) the
+//! header's links and the order pages. They work without JavaScript; every text is escaped by
+//! the templates, only the sanitised description HTML is inserted as is.
 
 use std::collections::HashMap;
 
@@ -8,7 +9,7 @@ use axum::{
     Router,
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use market::{
@@ -24,11 +25,26 @@ use market::{
     },
 };
 
-use crate::routes::AppState;
+use crate::{routes::AppState, session::MaybeUser};
+
+mod error;
+mod nav;
+mod notifications;
+mod order;
+mod orders;
+mod selling;
+
+pub use error::not_found;
+use error::{PageError, render};
+pub use nav::{Nav, NavAccount};
 
 /// The page routes.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(orders::routes())
+        .merge(order::routes())
+        .merge(selling::routes())
+        .merge(notifications::routes())
         .route("/", get(home))
         .route("/shops/{handle}", get(shop_page))
         .route("/listings/{id}", get(listing_page))
@@ -43,6 +59,7 @@ pub fn router() -> Router<AppState> {
 #[template(path = "home.html")]
 struct HomePage<'a> {
     node_name: &'a str,
+    nav: Nav,
     domain: &'a str,
     listings: Vec<ListingView>,
     shops: Vec<shop::Model>,
@@ -52,6 +69,7 @@ struct HomePage<'a> {
 #[template(path = "shop.html")]
 struct ShopPage<'a> {
     node_name: &'a str,
+    nav: Nav,
     domain: &'a str,
     avatar_url: Option<String>,
     followers: u64,
@@ -65,13 +83,17 @@ struct ShopPage<'a> {
 #[template(path = "listing.html")]
 struct ListingPage<'a> {
     node_name: &'a str,
+    nav: Nav,
     l: ListingView,
+    /// The Order form, when the listing is in the catalog and in stock.
+    order: Option<OrderButton>,
 }
 
 #[derive(Template)]
 #[template(path = "followers.html")]
 struct FollowersPage<'a> {
     node_name: &'a str,
+    nav: Nav,
     domain: &'a str,
     shop: shop::Model,
     followers: Vec<market::service::followers::FollowerView>,
@@ -83,6 +105,7 @@ struct FollowersPage<'a> {
 /// same URL is the shop's ActivityPub `followers` collection, which lists the same actors.
 async fn followers_page(
     State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
     Path(handle): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -100,14 +123,16 @@ async fn followers_page(
         );
     }
     let ctx = &state.ctx;
-    let fail = |e| PageError::new(&state, e);
-    let shop = shops::get_shop(ctx, &handle).await.map_err(fail)?;
-    let page = PageRequest::parse(page_number, Some(50)).map_err(fail)?;
+    let nav = Nav::build(&state, user.as_ref()).await;
+    let fail = PageError::with(&state, &nav);
+    let shop = shops::get_shop(ctx, &handle).await.map_err(&fail)?;
+    let page = PageRequest::parse(page_number, Some(50)).map_err(&fail)?;
     let found = market::service::followers::list_followers(ctx, shop.id, page)
         .await
-        .map_err(fail)?;
+        .map_err(&fail)?;
     Ok(vary_accept(render(&FollowersPage {
         node_name: &ctx.instance.name,
+        nav: nav.clone(),
         domain: &ctx.instance.domain,
         has_next: found.has_next(),
         page: found.page,
@@ -124,6 +149,7 @@ async fn followers_page(
 #[template(path = "tag.html")]
 struct TagPage<'a> {
     node_name: &'a str,
+    nav: Nav,
     tag: String,
     listings: Vec<ListingView>,
 }
@@ -131,22 +157,26 @@ struct TagPage<'a> {
 /// Listings with one hashtag (where the hashtags in federated Notes link to).
 async fn tag_page(
     State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
     Path(tag): Path<String>,
 ) -> Result<Response, PageError> {
     let ctx = &state.ctx;
+    let nav = Nav::build(&state, user.as_ref()).await;
+    let fail = PageError::with(&state, &nav);
     let tag = market::types::Tag::parse(&tag)
-        .map_err(|_| PageError::new(&state, market::Error::not_found("tag")))?
+        .map_err(|_| fail(market::Error::not_found("tag")))?
         .into_inner();
     let filter = ListingFilter {
         tag: Some(tag.clone()),
         ..Default::default()
     };
-    let page = PageRequest::parse(Some(1), Some(48)).map_err(|e| PageError::new(&state, e))?;
+    let page = PageRequest::parse(Some(1), Some(48)).map_err(&fail)?;
     let found = listings::list_listings(ctx, filter, page)
         .await
-        .map_err(|e| PageError::new(&state, e))?;
+        .map_err(&fail)?;
     Ok(render(&TagPage {
         node_name: &ctx.instance.name,
+        nav: nav.clone(),
         tag,
         listings: found.items,
     }))
@@ -186,6 +216,7 @@ struct Card {
 #[template(path = "search.html")]
 struct SearchPage<'a> {
     node_name: &'a str,
+    nav: Nav,
     max_query_chars: usize,
     form: SearchForm,
     /// Why the search was refused (shown instead of results).
@@ -203,9 +234,11 @@ struct SearchPage<'a> {
 /// the form again with the reason (422).
 async fn search_page(
     State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let ctx = &state.ctx;
+    let nav = Nav::build(&state, user.as_ref()).await;
     let value = |name: &str| params.get(name).cloned().unwrap_or_default();
     let form = SearchForm {
         q: value("q"),
@@ -221,6 +254,7 @@ async fn search_page(
     };
     let mut page = SearchPage {
         node_name: &ctx.instance.name,
+        nav: nav.clone(),
         max_query_chars: search::MAX_QUERY_CHARS,
         form,
         error: None,
@@ -239,7 +273,9 @@ async fn search_page(
     };
     let found = match found {
         Ok(found) => found,
-        Err(e) if e.is_internal() => return PageError::new(&state, e).into_response(),
+        Err(e) if e.is_internal() => {
+            return PageError::new(&state, e).nav(nav).into_response();
+        }
         Err(e) => {
             page.error = Some(e.public_message());
             return (
@@ -281,87 +317,66 @@ async fn search_page(
 #[template(path = "catalog_entry.html")]
 struct CatalogEntryPage<'a> {
     node_name: &'a str,
+    nav: Nav,
     e: EntryView,
+    /// The Order form, when the entry is in stock.
+    order: Option<OrderButton>,
 }
 
-/// `/catalog/items/{id}`: one catalog entry, ours or a peer's, with a link to its own page.
+/// The Order form of a listing: a GET to `/orders/new` (which asks to log in first).
+struct OrderButton {
+    /// The catalog entry's id.
+    entry: i32,
+    /// Most items one may ask for now.
+    max: i32,
+}
+
+impl OrderButton {
+    fn of(entry: i32, stock: i32) -> Option<OrderButton> {
+        (stock > 0).then(|| OrderButton {
+            entry,
+            max: stock.min(market::service::orders::MAX_QUANTITY),
+        })
+    }
+}
+
+/// `/catalog/items/{id}`: one catalog entry, ours or a peer's, with a link to its own page and
+/// the Order form.
 async fn catalog_entry_page(
     State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let ctx = &state.ctx;
-    let fail = |e| PageError::new(&state, e);
+    let nav = Nav::build(&state, user.as_ref()).await;
+    let fail = PageError::with(&state, &nav);
     let id = id
         .parse::<i32>()
         .map_err(|_| fail(market::Error::not_found("catalog entry")))?;
-    let entry = catalog::get_entry(ctx, id).await.map_err(fail)?;
+    let entry = catalog::get_entry(ctx, id).await.map_err(&fail)?;
     Ok(render(&CatalogEntryPage {
         node_name: &ctx.instance.name,
+        nav: nav.clone(),
+        order: OrderButton::of(entry.id, if entry.in_stock { entry.stock } else { 0 }),
         e: entry,
     }))
 }
 
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    node_name: &'a str,
-    heading: &'a str,
-    message: &'a str,
-}
-
-/// An error shown as a page.
-struct PageError {
-    status: StatusCode,
-    node_name: String,
-    message: String,
-}
-
-impl PageError {
-    fn new(state: &AppState, err: market::Error) -> Self {
-        if err.is_internal() {
-            tracing::error!(error = %err, "page failed");
-        }
-        PageError {
-            status: StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            node_name: state.ctx.instance.name.clone(),
-            message: err.public_message(),
-        }
-    }
-}
-
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let heading = self.status.canonical_reason().unwrap_or("Error");
-        let page = ErrorPage {
-            node_name: &self.node_name,
-            heading,
-            message: &self.message,
-        };
-        (self.status, render(&page)).into_response()
-    }
-}
-
-fn render(template: &impl Template) -> Response {
-    match template.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "template failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-    }
-}
-
-async fn home(State(state): State<AppState>) -> Result<Response, PageError> {
+async fn home(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+) -> Result<Response, PageError> {
     let ctx = &state.ctx;
-    let page = PageRequest::parse(Some(1), Some(24)).map_err(|e| PageError::new(&state, e))?;
+    let nav = Nav::build(&state, user.as_ref()).await;
+    let fail = PageError::with(&state, &nav);
+    let page = PageRequest::parse(Some(1), Some(24)).map_err(&fail)?;
     let recent = listings::list_listings(ctx, ListingFilter::default(), page)
         .await
-        .map_err(|e| PageError::new(&state, e))?;
-    let shops = shops::list_shops(ctx)
-        .await
-        .map_err(|e| PageError::new(&state, e))?;
+        .map_err(&fail)?;
+    let shops = shops::list_shops(ctx).await.map_err(&fail)?;
     Ok(render(&HomePage {
         node_name: &ctx.instance.name,
+        nav: nav.clone(),
         domain: &ctx.instance.domain,
         listings: recent.items,
         shops,
@@ -383,6 +398,7 @@ fn vary_accept(mut response: Response) -> Response {
 
 async fn shop_page(
     State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
     Path(handle): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -394,10 +410,11 @@ async fn shop_page(
             .into_response());
     }
     let ctx = &state.ctx;
-    let fail = |e| PageError::new(&state, e);
-    let shop = shops::get_shop(ctx, &handle).await.map_err(fail)?;
+    let nav = Nav::build(&state, user.as_ref()).await;
+    let fail = PageError::with(&state, &nav);
+    let shop = shops::get_shop(ctx, &handle).await.map_err(&fail)?;
     let number = query.get("page").map(|p| p.parse::<u64>().unwrap_or(1));
-    let page = PageRequest::parse(number.filter(|n| *n >= 1), Some(24)).map_err(fail)?;
+    let page = PageRequest::parse(number.filter(|n| *n >= 1), Some(24)).map_err(&fail)?;
     let filter = ListingFilter {
         shop_id: Some(shop.id),
         include_withdrawn: false,
@@ -405,12 +422,13 @@ async fn shop_page(
     };
     let found = listings::list_listings(ctx, filter, page)
         .await
-        .map_err(fail)?;
+        .map_err(&fail)?;
     let followers = market::service::followers::count_followers(ctx, shop.id)
         .await
-        .map_err(fail)?;
+        .map_err(&fail)?;
     Ok(vary_accept(render(&ShopPage {
         node_name: &ctx.instance.name,
+        nav: nav.clone(),
         domain: &ctx.instance.domain,
         avatar_url: shop
             .avatar_file
@@ -426,6 +444,7 @@ async fn shop_page(
 
 async fn listing_page(
     State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
@@ -439,18 +458,27 @@ async fn listing_page(
             .await
             .into_response());
     }
-    let listing = listings::get_listing(ctx, &id)
-        .await
-        .map_err(|e| PageError::new(&state, e))?;
+    let nav = Nav::build(&state, user.as_ref()).await;
+    let fail = PageError::with(&state, &nav);
+    let listing = listings::get_listing(ctx, &id).await.map_err(&fail)?;
     if listing.status == "withdrawn" {
         return Err(PageError {
             status: StatusCode::GONE,
             node_name: ctx.instance.name.clone(),
             message: "This listing was withdrawn by its shop.".into(),
+            nav: nav.clone(),
         });
     }
+    // Orders go through the catalog entry (the same path as a peer's listing), found by the
+    // listing's Proposal id.
+    let entry = catalog::find_by_object(ctx, &format!("{}/proposal", listing.url))
+        .await
+        .map_err(&fail)?
+        .filter(|e| !e.deleted);
     Ok(vary_accept(render(&ListingPage {
         node_name: &ctx.instance.name,
+        nav: nav.clone(),
+        order: entry.and_then(|e| OrderButton::of(e.id, listing.stock)),
         l: listing,
     })))
 }
@@ -463,9 +491,4 @@ async fn stylesheet() -> impl IntoResponse {
         ],
         include_str!("../static/style.css"),
     )
-}
-
-/// The page for any unknown path.
-pub async fn not_found(State(state): State<AppState>) -> Response {
-    PageError::new(&state, market::Error::not_found("page")).into_response()
 }

@@ -19,7 +19,7 @@ use axum::{
 use market::{Instance, entities::user, service::accounts};
 use sha2::{Digest, Sha256};
 
-use crate::routes::AppState;
+use crate::{pages::Nav, routes::AppState};
 
 mod forms;
 
@@ -60,6 +60,7 @@ impl FromRequestParts<AppState> for PageUser {
             Ok(None) => Err(login_redirect(parts, &state.ctx.instance)),
             Err(e) => Err(error_page(
                 &state.ctx.instance.name,
+                Nav::unknown(),
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &e.public_message(),
             )),
@@ -98,6 +99,7 @@ pub fn check_csrf(user: &PageUser, submitted: &str) -> Result<(), Response> {
     // PageUser does not know the node's name; the page says "Tianguis" in its header instead.
     Err(error_page(
         "Tianguis",
+        Nav::session(user),
         StatusCode::FORBIDDEN,
         "This form did not come from a page of this site, or it is out of date. \
          Go back, reload the page and submit it again.",
@@ -181,7 +183,7 @@ fn next_query(next: &str) -> String {
 /// Where to go after logging in: `next` if it is a path on this node, else `/`. A second `/` or
 /// a `\` would make it another host (`//evil.example`, `/\evil.example`), and browsers drop tabs
 /// and newlines before they parse, so only visible ASCII is accepted.
-fn safe_next(next: &str) -> &str {
+pub(crate) fn safe_next(next: &str) -> &str {
     let local = next.starts_with('/')
         && !next.starts_with("//")
         && next.len() <= 2048
@@ -241,7 +243,7 @@ fn with_cookie(mut response: Response, cookie: &str) -> Response {
 }
 
 /// Pages with credentials or CSRF values in them are not stored by browsers or proxies.
-fn no_store(mut response: Response) -> Response {
+pub(crate) fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -252,6 +254,7 @@ fn no_store(mut response: Response) -> Response {
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
     node_name: &'a str,
+    nav: Nav,
     heading: &'a str,
     message: &'a str,
 }
@@ -266,9 +269,10 @@ fn render(template: &impl Template) -> Response {
     }
 }
 
-fn error_page(node_name: &str, status: StatusCode, message: &str) -> Response {
+fn error_page(node_name: &str, nav: Nav, status: StatusCode, message: &str) -> Response {
     let page = ErrorPage {
         node_name,
+        nav,
         heading: status.canonical_reason().unwrap_or("Error"),
         message,
     };
@@ -280,6 +284,7 @@ fn internal_error(state: &AppState, err: &market::Error) -> Response {
     tracing::error!(error = %err, "session page failed");
     error_page(
         &state.ctx.instance.name,
+        Nav::unknown(),
         StatusCode::INTERNAL_SERVER_ERROR,
         &err.public_message(),
     )

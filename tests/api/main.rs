@@ -8,6 +8,7 @@ mod bodies;
 mod checkout;
 mod images;
 mod listings;
+mod order_pages;
 mod pages;
 mod paging;
 mod permissions;

@@ -19,7 +19,7 @@ use super::{
     MaybeUser, PageUser, check_csrf, cleared_cookie, internal_error, next_query, no_store, render,
     safe_next, session_cookie, with_cookie,
 };
-use crate::routes::AppState;
+use crate::{pages::Nav, routes::AppState};
 
 /// `/login`, `/register` and `/logout`.
 pub(super) fn routes() -> Router<AppState> {
@@ -48,6 +48,7 @@ impl Current {
 #[template(path = "login.html")]
 struct LoginPage<'a> {
     node_name: &'a str,
+    nav: Nav,
     current: Option<Current>,
     error: Option<String>,
     username: String,
@@ -59,6 +60,7 @@ struct LoginPage<'a> {
 #[template(path = "register.html")]
 struct RegisterPage<'a> {
     node_name: &'a str,
+    nav: Nav,
     current: Option<Current>,
     error: Option<String>,
     username: String,
@@ -71,6 +73,7 @@ struct RegisterPage<'a> {
 #[template(path = "logout.html")]
 struct LogoutPage<'a> {
     node_name: &'a str,
+    nav: Nav,
     current: Current,
 }
 
@@ -116,6 +119,7 @@ async fn login_page(
     let next = safe_next(&param.next);
     render(&LoginPage {
         node_name: &state.ctx.instance.name,
+        nav: Nav::build(&state, current.as_ref()).await,
         current: current.as_ref().map(Current::of),
         error: None,
         username: String::new(),
@@ -141,6 +145,7 @@ async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Re
         Err(_) => {
             let page = render(&LoginPage {
                 node_name: &state.ctx.instance.name,
+                nav: Nav::guest(),
                 current: None,
                 error: Some("Wrong username or password. Check both and try again.".into()),
                 username: form.username.chars().take(64).collect(),
@@ -172,6 +177,7 @@ async fn register_page(
     let next = safe_next(&param.next);
     render(&RegisterPage {
         node_name: &state.ctx.instance.name,
+        nav: Nav::build(&state, current.as_ref()).await,
         current: current.as_ref().map(Current::of),
         error: None,
         username: String::new(),
@@ -198,6 +204,7 @@ async fn register(State(state): State<AppState>, Form(form): Form<RegisterForm>)
         Err(e) => {
             let page = render(&RegisterPage {
                 node_name: &state.ctx.instance.name,
+                nav: Nav::guest(),
                 current: None,
                 error: Some(e.public_message()),
                 username: form.username.chars().take(64).collect(),
@@ -215,6 +222,7 @@ async fn register(State(state): State<AppState>, Form(form): Form<RegisterForm>)
 async fn logout_page(State(state): State<AppState>, user: PageUser) -> Response {
     render(&LogoutPage {
         node_name: &state.ctx.instance.name,
+        nav: Nav::build(&state, Some(&user)).await,
         current: Current::of(&user),
     })
 }
