@@ -103,6 +103,8 @@ pub async fn dispatch(data: &Data<Context>, ids: Vec<i32>, inline: bool) -> Resu
     }
     if inline {
         run(data, Some(&ids), None).await?;
+        // A row another attempt's per-host cap kept us from claiming is the worker's.
+        wake();
         return Ok(());
     }
     let data = data.reset_request_count();
@@ -110,6 +112,7 @@ pub async fn dispatch(data: &Data<Context>, ids: Vec<i32>, inline: bool) -> Resu
         if let Err(e) = run(&data, Some(&ids), None).await {
             tracing::warn!(error = %e, "delivering an order step failed; the worker retries");
         }
+        wake();
     });
     Ok(())
 }

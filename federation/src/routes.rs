@@ -49,7 +49,6 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/shops/{handle}/following", get(following_collection))
         .route("/listings/{id}/proposal", get(proposal))
         .route("/listings/{id}/proposal/quote", get(quote))
-        .route("/orders/{id}", get(agreement))
         .route("/users/{username}", get(person))
         .route("/users/{username}/inbox", post(inbox::receive))
         .route("/users/{username}/outbox", get(person_outbox))
@@ -133,16 +132,6 @@ async fn quote(
             .into_response()),
         Err(e) => Err(e.into()),
     }
-}
-
-async fn agreement(
-    data: Data<Context>,
-    Path(id): Path<String>,
-    method: axum::http::Method,
-    uri: axum::http::Uri,
-    headers: axum::http::HeaderMap,
-) -> Response {
-    agreement_document(&data, &id, &method, &uri, &headers).await
 }
 
 /// An order's Agreement (`/orders/{id}` asked for as ActivityPub), for a request signed by the

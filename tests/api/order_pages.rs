@@ -295,9 +295,9 @@ async fn a_buyer_orders_from_a_peer_nodes_shop_entirely_through_pages() {
             "Completed"
         ]
     );
-    // (A Note's paragraphs arrive as one: the federation layer reads its text.)
+    // The Note's paragraphs survive the trip.
     assert!(
-        html.contains("<p>Thank you, &#60;b&#62;enjoy&#60;/b&#62;! Bea</p>"),
+        html.contains("<p>Thank you, &#60;b&#62;enjoy&#60;/b&#62;!</p><p>Bea</p>"),
         "{html}"
     );
     assert!(html.contains(&format!("<strong>pottery@{}</strong>", b.domain)));

@@ -102,14 +102,18 @@ fn party_name(party: &str) -> &'static str {
 async fn order_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     user: Result<PageUser, Response>,
 ) -> Response {
     if wants_activity_json(&headers) {
-        // The seller's order id is also its FEP-0837 Agreement's id; the signed document for
-        // the other party's node comes with the federation change in main.
-        // ActivityPub: federation::routes::agreement_document
-        return vary_accept(federation::Error::Market(Error::not_found("order")).into_response());
+        // The seller's order id is also its FEP-0837 Agreement's id: the parties' nodes fetch
+        // it signed; everyone else gets 404.
+        let data = state.federation.to_request_data();
+        return vary_accept(
+            federation::routes::agreement_document(&data, &id, &method, &uri, &headers).await,
+        );
     }
     let user = match user {
         Ok(user) => user,
