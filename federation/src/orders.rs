@@ -28,10 +28,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::{
-    activities::{new_activity_id, object_id},
-    error::Error,
-    objects::remote_actor::ApubRemoteActor,
-    outbox, protocol,
+    activities::object_id, error::Error, objects::remote_actor::ApubRemoteActor, outbox, protocol,
 };
 
 /// The unit of every quantity in our Proposals and Agreements.
@@ -521,26 +518,21 @@ pub async fn receive_offer(
 /// Reject an offer we could not read far enough to record, from the shop of its listing.
 async fn reject_unread(data: &Data<Context>, offer: &OfferIn, why: &str) -> Result<(), Error> {
     let listing = market::service::listings::get_listing(data, &offer.listing_id).await?;
-    let shop = market::service::shops::get_shop(data, &listing.shop.handle).await?;
-    let shop = crate::objects::shop::ApubShop::new(&data.instance, shop)?;
-    let reject = crate::protocol::activities::ListingActivity {
-        kind: "Reject".into(),
-        id: new_activity_id(data)?,
-        actor: shop.id().clone(),
-        published: chrono::Utc::now(),
-        to: vec![offer.buyer_actor.clone()],
-        cc: Vec::new(),
-        object: json!(offer.offer_id),
-    };
-    let mut value = serde_json::to_value(&reject).map_err(|e| Error::BadRequest(e.to_string()))?;
-    value["content"] = json!(why);
-    let inbox = Url::parse(&offer.buyer_inbox).map_err(|e| Error::BadRequest(e.to_string()))?;
+    let id = fresh_id(data);
+    let reject = json!({
+        "type": "Reject",
+        "id": id,
+        "actor": listing.shop.url,
+        "to": [offer.buyer_actor],
+        "object": offer.offer_id,
+        "content": why,
+    });
     let ids = market::service::deliveries::enqueue(
         data,
-        reject.id.as_str(),
-        shop.id().as_str(),
-        &body(value)?,
-        &[inbox.to_string()],
+        &id,
+        &listing.shop.url,
+        &body(reject)?,
+        std::slice::from_ref(&offer.buyer_inbox),
     )
     .await?;
     outbox::dispatch(data, ids, false).await

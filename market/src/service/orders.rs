@@ -1651,17 +1651,6 @@ pub async fn mark_read(ctx: &Context, user: &user::Model, up_to: Option<i32>) ->
     Ok(result.rows_affected)
 }
 
-/// The ids of the items an order statement needs to show for `user` (shops they run).
-pub async fn shop_ids_of(ctx: &Context, user: &user::Model) -> Result<Vec<i32>> {
-    Ok(shop::Entity::find()
-        .select_only()
-        .column(shop::Column::Id)
-        .filter(shop::Column::OwnerId.eq(user.id))
-        .into_tuple::<i32>()
-        .all(&ctx.db)
-        .await?)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
