@@ -835,9 +835,13 @@ async fn order(ctx: &Context, cmd: OrderCommand) -> anyhow::Result<()> {
             );
             println!("total:     {} {}", view.total, view.currency);
             if let Some(a) = &view.address {
+                let town = format!("{} {}", a.postal_code, a.city);
                 println!(
-                    "address:   {}, {}, {} {}, {}",
-                    a.name, a.street, a.postal_code, a.city, a.country
+                    "address:   {}, {}, {}, {}",
+                    a.name,
+                    a.street,
+                    town.trim(),
+                    a.country
                 );
             }
             if let Some(reason) = &view.reason {
