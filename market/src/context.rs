@@ -29,6 +29,10 @@ pub struct Instance {
     pub catalog_page_limit: u64,
     /// `orders.payment_days`: days an accepted order may stay unpaid (0: forever).
     pub payment_days: u32,
+    /// `coop.commission_percent`, in basis points: the co-op's share of each sale.
+    pub commission_bp: u32,
+    /// `coop.payment_cost_percent`, in basis points: what payments cost the co-op.
+    pub payment_cost_bp: u32,
 }
 
 impl Instance {
@@ -59,6 +63,8 @@ impl Instance {
             allowlist: false,
             catalog_page_limit: 1000,
             payment_days: 7,
+            commission_bp: 500,
+            payment_cost_bp: 0,
         })
     }
 

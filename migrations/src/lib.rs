@@ -20,6 +20,7 @@ mod m20261122_000011_index_catalog_feed;
 mod m20261122_000012_add_email_to_users;
 mod m20261122_000013_create_shop_checkout;
 mod m20261122_000014_create_orders;
+mod m20261122_000015_create_ledger;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000012_add_email_to_users::Migration),
             Box::new(m20261122_000013_create_shop_checkout::Migration),
             Box::new(m20261122_000014_create_orders::Migration),
+            Box::new(m20261122_000015_create_ledger::Migration),
         ]
     }
 }

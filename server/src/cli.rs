@@ -58,6 +58,30 @@ pub enum Command {
     /// Orders this node holds (its buyers' and its shops'), for admins.
     #[command(subcommand)]
     Order(OrderCommand),
+    /// The co-op's double-entry ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+/// `tianguis ledger …`
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Debits and credits of every account, by currency, and whether they balance.
+    Balance,
+    /// Every ledger line as CSV on standard output.
+    Export,
+    /// Record an operating cost paid from the co-op's cash.
+    Cost {
+        /// The amount, as "12.00".
+        #[arg(long)]
+        amount: String,
+        /// Its currency (ISO 4217).
+        #[arg(long)]
+        currency: String,
+        /// What it paid for.
+        #[arg(long)]
+        memo: String,
+    },
 }
 
 /// `tianguis order …`
@@ -343,6 +367,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Domain(cmd) => domain(&admin_context(&config).await?, cmd).await,
         Command::Peer(cmd) => peer(&config, cmd).await,
         Command::Order(cmd) => order(&admin_context(&config).await?, cmd).await,
+        Command::Ledger(cmd) => ledger(&admin_context(&config).await?, cmd).await,
     }
 }
 
@@ -767,6 +792,58 @@ async fn listing(ctx: &Context, cmd: ListingCommand) -> anyhow::Result<()> {
                 }
                 page.page += 1;
             }
+        }
+    }
+    Ok(())
+}
+
+async fn ledger(ctx: &Context, cmd: LedgerCommand) -> anyhow::Result<()> {
+    use market::service::ledger;
+    match cmd {
+        LedgerCommand::Balance => {
+            let balances = ledger::trial_balance(ctx).await?;
+            let mut totals: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+            for ((currency, account), b) in &balances {
+                let money = |minor: i64| {
+                    market::types::Money::from_minor(minor, currency)
+                        .map(|m| m.amount_string())
+                        .unwrap_or_else(|_| minor.to_string())
+                };
+                println!(
+                    "{currency}\t{account}\tdebit {}\tcredit {}",
+                    money(b.debit),
+                    money(b.credit)
+                );
+                let total = totals.entry(currency.clone()).or_default();
+                total.0 += b.debit;
+                total.1 += b.credit;
+            }
+            for (currency, (debit, credit)) in totals {
+                if debit != credit {
+                    anyhow::bail!("{currency}: debits {debit} and credits {credit} differ");
+                }
+                println!("{currency}: balanced ({debit} minor units each side)");
+            }
+        }
+        LedgerCommand::Export => print!("{}", ledger::export_csv(ctx).await?),
+        LedgerCommand::Cost {
+            amount,
+            currency,
+            memo,
+        } => {
+            let currency = market::types::Currency::parse(&currency)?;
+            let amount = market::types::Money::parse(&amount, currency).map_err(|e| match e {
+                market::Error::Invalid { reason, .. } => market::Error::invalid("amount", reason),
+                other => other,
+            })?;
+            let entry = ledger::record_cost(ctx, amount, &memo).await?;
+            println!(
+                "booked entry {}: {} {} for {}",
+                entry.id,
+                amount.amount_string(),
+                entry.currency,
+                entry.memo
+            );
         }
     }
     Ok(())

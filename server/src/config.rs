@@ -29,6 +29,8 @@ pub struct Config {
     pub federation: FederationConfig,
     /// `[orders]`
     pub orders: OrdersConfig,
+    /// `[coop]`
+    pub coop: CoopConfig,
     /// `[log]`
     pub log: LogConfig,
 }
@@ -180,6 +182,32 @@ impl Default for OrdersConfig {
     }
 }
 
+/// `[coop]`: the co-op's economics.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoopConfig {
+    /// The co-op's commission on each completed sale (items + shipping), in percent.
+    pub commission_percent: f64,
+    /// What receiving a payment costs the co-op, in percent of the sale (booked as a cost).
+    pub payment_cost_percent: f64,
+}
+
+impl Default for CoopConfig {
+    fn default() -> Self {
+        CoopConfig {
+            commission_percent: 5.0,
+            payment_cost_percent: 0.0,
+        }
+    }
+}
+
+impl CoopConfig {
+    /// A percentage as basis points (1/100 of a percent).
+    pub fn basis_points(percent: f64) -> u32 {
+        (percent * 100.0).round().clamp(0.0, 10_000.0) as u32
+    }
+}
+
 /// `[log]`: logging.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -283,6 +311,14 @@ impl Config {
         }
         if self.instance.domain.trim().is_empty() {
             anyhow::bail!("instance.domain must not be empty");
+        }
+        for (name, value) in [
+            ("coop.commission_percent", self.coop.commission_percent),
+            ("coop.payment_cost_percent", self.coop.payment_cost_percent),
+        ] {
+            if !(0.0..=100.0).contains(&value) {
+                anyhow::bail!("{name} must be between 0 and 100, got {value}");
+            }
         }
         if self.media.max_image_bytes == 0 || self.server.body_limit_bytes == 0 {
             anyhow::bail!("size limits must be above zero");

@@ -48,6 +48,10 @@ pub async fn open_context(config: &Config) -> anyhow::Result<Context> {
     instance.allowlist = config.federation.mode == crate::config::FederationMode::Allowlist;
     instance.catalog_page_limit = config.federation.catalog_page_limit;
     instance.payment_days = config.orders.payment_days;
+    instance.commission_bp =
+        crate::config::CoopConfig::basis_points(config.coop.commission_percent);
+    instance.payment_cost_bp =
+        crate::config::CoopConfig::basis_points(config.coop.payment_cost_percent);
     Ok(Context::new(db, instance))
 }
 

@@ -657,5 +657,54 @@ async fn order_list_and_show_print_what_the_node_holds() {
         site.fails(&["order", "show", &uuid::Uuid::new_v4().to_string()], "")
             .contains("not found")
     );
+
+    // The ledger: an accepted order books nothing yet; an operating cost does.
+    assert_eq!(
+        site.ok(&["ledger", "export"]).lines().count(),
+        1,
+        "header only"
+    );
+    let booked = site.ok(&[
+        "ledger",
+        "cost",
+        "--amount",
+        "12.00",
+        "--currency",
+        "EUR",
+        "--memo",
+        "hosting, November",
+    ]);
+    assert!(booked.starts_with("booked entry 1: 12.00 EUR"), "{booked}");
+    let balance = site.ok(&["ledger", "balance"]);
+    assert!(
+        balance.contains("EUR\texpenses:operating\tdebit 12.00\tcredit 0.00"),
+        "{balance}"
+    );
+    assert!(
+        balance.contains("EUR: balanced (1200 minor units each side)"),
+        "{balance}"
+    );
+    let csv = site.ok(&["ledger", "export"]);
+    assert_eq!(csv.lines().count(), 3);
+    assert!(
+        csv.contains(",cost,,EUR,assets:cash,0.00,12.00,\"hosting, November\""),
+        "{csv}"
+    );
+    assert!(
+        site.fails(
+            &[
+                "ledger",
+                "cost",
+                "--amount",
+                "1.234",
+                "--currency",
+                "EUR",
+                "--memo",
+                "x"
+            ],
+            ""
+        )
+        .contains("amount: EUR allows 2 decimal places")
+    );
     site.cleanup().await;
 }

@@ -10,6 +10,7 @@ mod delivery_hosts;
 mod domains;
 mod follow;
 mod inbox_security;
+mod ledger;
 mod mastodon_rules;
 mod orders;
 mod peers;

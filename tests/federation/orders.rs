@@ -19,7 +19,7 @@ use market::{
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-async fn until<F, Fut>(what: &str, check: F)
+pub(crate) async fn until<F, Fut>(what: &str, check: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = bool>,
@@ -35,7 +35,7 @@ where
 }
 
 /// `a` peers with `b` and has copied b's catalog.
-async fn peer_up(a: &TestNode, b: &TestNode) {
+pub(crate) async fn peer_up(a: &TestNode, b: &TestNode) {
     peering::add(&a.federation.to_request_data(), &b.base)
         .await
         .unwrap();
@@ -48,7 +48,7 @@ async fn peer_up(a: &TestNode, b: &TestNode) {
     .await;
 }
 
-async fn json_ok(response: reqwest::Response, status: u16) -> Value {
+pub(crate) async fn json_ok(response: reqwest::Response, status: u16) -> Value {
     let got = response.status().as_u16();
     let text = response.text().await.unwrap();
     assert_eq!(got, status, "body: {text}");
@@ -56,7 +56,7 @@ async fn json_ok(response: reqwest::Response, status: u16) -> Value {
 }
 
 /// A buyer registers on `node` and logs in.
-async fn buyer(node: &TestNode, name: &str) -> Member {
+pub(crate) async fn buyer(node: &TestNode, name: &str) -> Member {
     let response = node
         .post_json(
             "/api/v1/accounts",
@@ -74,7 +74,7 @@ async fn buyer(node: &TestNode, name: &str) -> Member {
 
 /// Bea's pottery on `node`: a mug (28.00 EUR, `stock` in stock), post to MX and DE at 5.50, or
 /// pickup. Returns (seller, listing id).
-async fn pottery(node: &TestNode, stock: i64) -> (Member, String) {
+pub(crate) async fn pottery(node: &TestNode, stock: i64) -> (Member, String) {
     let bea = node.member("bea").await;
     node.create_shop(&bea, "pottery", "Bea's Pottery").await;
     let mut body = sample_listing();
@@ -110,7 +110,7 @@ fn address() -> Value {
 }
 
 /// Quote, then order `quantity` mugs by post, confirming the quoted total.
-async fn order_mugs(
+pub(crate) async fn order_mugs(
     node: &TestNode,
     buyer: &Member,
     entry: i64,
@@ -152,7 +152,7 @@ async fn order_mugs(
     .await
 }
 
-async fn order_view(node: &TestNode, token: &str, id: &str) -> Value {
+pub(crate) async fn order_view(node: &TestNode, token: &str, id: &str) -> Value {
     json_ok(
         node.get(&format!("/api/v1/orders/{id}"), Some(token)).await,
         200,
@@ -168,7 +168,7 @@ async fn wait_state(node: &TestNode, token: &str, id: &str, state: &str) -> Valu
     order_view(node, token, id).await
 }
 
-async fn step(node: &TestNode, token: &str, id: &str, state: &str) -> reqwest::Response {
+pub(crate) async fn step(node: &TestNode, token: &str, id: &str, state: &str) -> reqwest::Response {
     node.post_json(
         &format!("/api/v1/orders/{id}/state"),
         Some(token),
@@ -178,7 +178,7 @@ async fn step(node: &TestNode, token: &str, id: &str, state: &str) -> reqwest::R
 }
 
 /// The seller's copy of the only order of the shop `pottery` on `node`.
-async fn seller_orders(node: &TestNode, seller: &Member) -> Vec<Value> {
+pub(crate) async fn seller_orders(node: &TestNode, seller: &Member) -> Vec<Value> {
     let page = json_ok(
         node.get("/api/v1/shops/pottery/orders", Some(&seller.token))
             .await,
@@ -188,7 +188,7 @@ async fn seller_orders(node: &TestNode, seller: &Member) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
 }
 
-async fn stock(node: &TestNode, listing: &str) -> i64 {
+pub(crate) async fn stock(node: &TestNode, listing: &str) -> i64 {
     json_ok(node.listing(listing).await, 200).await["stock"]
         .as_i64()
         .unwrap()
@@ -387,6 +387,27 @@ async fn a_buyer_orders_from_a_peer_nodes_shop_and_the_order_goes_to_completion(
     assert_eq!(
         states(&seller_view),
         ["accepted", "paid", "shipped", "delivered", "completed"]
+    );
+
+    // B booked the sale once: 61.50 collected, 5 % commission (3.075 → 3.08), 58.42 owed to
+    // the seller. A, the buyer's node, books nothing.
+    let balances = market::service::ledger::trial_balance(&b.ctx)
+        .await
+        .unwrap();
+    let eur = |account: &str| {
+        balances
+            .get(&("EUR".to_string(), account.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(eur("assets:cash").debit, 6150);
+    assert_eq!(eur("revenue:commission").credit, 308);
+    assert_eq!(eur("liabilities:seller_payable:pottery").credit, 5842);
+    assert!(
+        market::service::ledger::trial_balance(&a.ctx)
+            .await
+            .unwrap()
+            .is_empty()
     );
 
     // Notifications: each party hears of what the other did.

@@ -10,6 +10,8 @@ pub mod domain_block;
 pub mod federation_event;
 pub mod follow;
 pub mod instance_key;
+pub mod ledger_entry;
+pub mod ledger_line;
 pub mod listing;
 pub mod listing_image;
 pub mod listing_tag;

@@ -8,6 +8,7 @@ pub mod domains;
 pub mod followers;
 pub mod images;
 pub mod instance;
+pub mod ledger;
 pub mod listings;
 pub mod orders;
 pub mod outbox;

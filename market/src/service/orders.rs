@@ -1127,6 +1127,10 @@ async fn apply(
         {
             listings::put_back_stock(txn, ctx, listing, quantity).await?;
         }
+        // The shop's node books the sale in the co-op's ledger, in the same transaction.
+        if to == State::Completed && row.shop_id.is_some() {
+            crate::service::ledger::book_sale(txn, ctx, &row).await?;
+        }
         let note = if to == State::Cancelled { why } else { None };
         record_event(txn, &row, "state", party, note).await?;
         notify_parties(txn, &row, acting, &state_text(&row, to, note)).await?;
