@@ -31,6 +31,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// As a marketplace error, for the API and pages: the market's own errors as they are, a
+    /// refusal as 403, anything else (a node that did not answer properly) as 400.
+    pub fn into_market(self) -> market::Error {
+        match self {
+            Error::Market(e) => e,
+            Error::Forbidden(why) => market::Error::Forbidden(why),
+            other => {
+                market::Error::BadRequest(format!("federating with that node failed: {other}"))
+            }
+        }
+    }
+
     /// The status code this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {

@@ -684,15 +684,6 @@ fn html_to_paragraphs(html: &str) -> String {
         .join("\n\n")
 }
 
-/// The party `who` is on order `id` and whether that is allowed (404 for anyone else).
-pub async fn access(
-    data: &Data<Context>,
-    who: Authority<'_>,
-    id: &str,
-) -> Result<(order::Model, Party), Error> {
-    Ok(orders::access(data, who, id).await?)
-}
-
 fn other_party(row: &order::Model, party: Party) -> (&str, &str, &str) {
     match party {
         Party::Buyer => (&row.buyer_actor, &row.shop_actor, &row.shop_inbox),
@@ -709,7 +700,7 @@ pub async fn act(
     to: State,
     reason: Option<&str>,
 ) -> Result<order::Model, Error> {
-    let (_, party) = access(data, who, id).await?;
+    let (_, party) = orders::access(data, who, id).await?;
     let step = |row: &order::Model| -> Result<Option<Outgoing>, market::Error> {
         let (ours, theirs, inbox) = other_party(row, party);
         if is_local(data, theirs) {
@@ -824,7 +815,7 @@ pub async fn message(
     id: &str,
     content: &str,
 ) -> Result<order_message::Model, Error> {
-    let (_, party) = access(data, who, id).await?;
+    let (_, party) = orders::access(data, who, id).await?;
     let ap_id = |_: &order::Model| {
         data.instance
             .url(&format!("/messages/{}", uuid::Uuid::new_v4()))

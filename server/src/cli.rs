@@ -804,11 +804,7 @@ async fn ledger(ctx: &Context, cmd: LedgerCommand) -> anyhow::Result<()> {
             let balances = ledger::trial_balance(ctx).await?;
             let mut totals: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
             for ((currency, account), b) in &balances {
-                let money = |minor: i64| {
-                    market::types::Money::from_minor(minor, currency)
-                        .map(|m| m.amount_string())
-                        .unwrap_or_else(|_| minor.to_string())
-                };
+                let money = |minor: i64| market::types::Money::display_minor(minor, currency);
                 println!(
                     "{currency}\t{account}\tdebit {}\tcredit {}",
                     money(b.debit),

@@ -248,12 +248,6 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-fn amount(minor: i64, currency: &str) -> String {
-    Money::from_minor(minor, currency)
-        .map(|m| m.amount_string())
-        .unwrap_or_else(|_| minor.to_string())
-}
-
 /// Every line of every entry as CSV, oldest first:
 /// `entry,booked_at,kind,order,currency,account,debit,credit,memo`.
 pub async fn export_csv(ctx: &Context) -> Result<String> {
@@ -281,8 +275,8 @@ pub async fn export_csv(ctx: &Context) -> Result<String> {
             entry.order_id.as_deref().unwrap_or_default(),
             entry.currency,
             csv_field(&line.account),
-            amount(line.debit_minor, &entry.currency),
-            amount(line.credit_minor, &entry.currency),
+            Money::display_minor(line.debit_minor, &entry.currency),
+            Money::display_minor(line.credit_minor, &entry.currency),
             csv_field(&entry.memo),
         ));
     }

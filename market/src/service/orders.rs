@@ -708,7 +708,14 @@ pub async fn decide(
     };
     let mut decision = Decision::Accepted;
     let mut figures = None;
-    match price(&txn, ctx, &row, &request).await? {
+    let priced = price(&txn, ctx, &row, &request).await?;
+    // The shop's payment instructions, read with the shipping options (or alone if pricing
+    // stopped before them).
+    let instructions = match &priced {
+        Ok(p) => p.quote.payment_instructions.clone(),
+        Err(_) => checkout_of(&txn, row.shop_id).await?.0,
+    };
+    match priced {
         Err((_, why)) => decision = Decision::Rejected(why),
         Ok(Priced { chosen: None, .. }) => {
             decision = Decision::Rejected("the shop has no such shipping option".into());
@@ -766,7 +773,6 @@ pub async fn decide(
             }
         }
     }
-    let (instructions, _) = checkout_of(&txn, row.shop_id).await?;
     let id = match existing {
         Some(id) => id.to_string(),
         None => uuid::Uuid::new_v4().to_string(),
@@ -859,10 +865,11 @@ pub async fn decide(
     };
     record_event(&txn, &stored, "state", Party::Seller, reason.as_deref()).await?;
     // Nobody acted by hand: both local parties hear of it.
-    notify_parties(
+    notify(
         &txn,
         &stored,
         None,
+        "order_state",
         &state_text(&stored, state, reason.as_deref()),
     )
     .await?;
@@ -969,10 +976,11 @@ pub async fn answered(
         }
     })?;
     record_event(&txn, &row, "state", Party::Seller, why.as_deref()).await?;
-    notify_parties(
+    notify(
         &txn,
         &row,
         Some(Party::Seller),
+        "order_state",
         &state_text(&row, to, why.as_deref()),
     )
     .await?;
@@ -1133,7 +1141,14 @@ async fn apply(
         }
         let note = if to == State::Cancelled { why } else { None };
         record_event(txn, &row, "state", party, note).await?;
-        notify_parties(txn, &row, acting, &state_text(&row, to, note)).await?;
+        notify(
+            txn,
+            &row,
+            acting,
+            "order_state",
+            &state_text(&row, to, note),
+        )
+        .await?;
     }
     Ok(row)
 }
@@ -1197,16 +1212,6 @@ async fn local_users(
 }
 
 /// Notify every local party but the one who acted by hand.
-async fn notify_parties(
-    txn: &DatabaseTransaction,
-    order: &order::Model,
-    acting: Option<Party>,
-    text: &str,
-) -> Result<()> {
-    let kind = "order_state";
-    notify(txn, order, acting, kind, text).await
-}
-
 async fn notify(
     txn: &DatabaseTransaction,
     order: &order::Model,
@@ -1478,12 +1483,6 @@ pub struct MessageView {
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
-fn amount(minor: i64, currency: &str) -> String {
-    Money::from_minor(minor, currency)
-        .map(|m| m.amount_string())
-        .unwrap_or_else(|_| minor.to_string())
-}
-
 /// The order in full for `party`: figures, timeline and thread.
 pub async fn view(ctx: &Context, order: &order::Model, party: Party) -> Result<OrderView> {
     let mut view = summary(ctx, order, party)?;
@@ -1541,10 +1540,10 @@ pub fn summary(ctx: &Context, order: &order::Model, party: Party) -> Result<Orde
         title: order.title.clone(),
         quantity: order.quantity,
         currency: order.currency.clone(),
-        unit_price: amount(order.unit_price_minor, &order.currency),
-        items: amount(order.items_minor, &order.currency),
-        shipping: amount(order.shipping_minor, &order.currency),
-        total: amount(order.total_minor, &order.currency),
+        unit_price: Money::display_minor(order.unit_price_minor, &order.currency),
+        items: Money::display_minor(order.items_minor, &order.currency),
+        shipping: Money::display_minor(order.shipping_minor, &order.currency),
+        total: Money::display_minor(order.total_minor, &order.currency),
         shipping_name: order.shipping_name.clone(),
         pickup: order.pickup,
         address: order.address(),

@@ -150,6 +150,14 @@ impl Money {
     pub fn amount_string(&self) -> String {
         self.amount().to_string()
     }
+
+    /// A stored amount (minor units and a code) as its decimal string; the bare number if the
+    /// stored currency is unknown (for display only).
+    pub fn display_minor(minor: i64, currency_code: &str) -> String {
+        Money::from_minor(minor, currency_code)
+            .map(|m| m.amount_string())
+            .unwrap_or_else(|_| minor.to_string())
+    }
 }
 
 fn too_many_decimals(amount: &str, currency: Currency) -> Error {

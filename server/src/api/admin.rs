@@ -51,13 +51,7 @@ pub async fn retry_host(
 }
 
 pub(super) fn federation_error(e: federation::Error) -> ApiError {
-    match e {
-        federation::Error::Market(e) => e.into(),
-        federation::Error::Forbidden(why) => market::Error::Forbidden(why).into(),
-        other => {
-            market::Error::BadRequest(format!("federating with that node failed: {other}")).into()
-        }
-    }
+    e.into_market().into()
 }
 
 /// A peer as the API shows it.

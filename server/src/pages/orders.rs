@@ -42,14 +42,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/orders", get(my_orders).post(place))
 }
 
-/// A federation failure as the marketplace error a page shows: the market's own errors as they
-/// are, a refusal as 403, anything else (a peer that did not answer properly) as 400.
+/// A federation failure as the marketplace error a page shows.
 pub(super) fn federation_error(e: federation::Error) -> Error {
-    match e {
-        federation::Error::Market(e) => e,
-        federation::Error::Forbidden(why) => Error::Forbidden(why),
-        other => Error::BadRequest(format!("federating with that node failed: {other}")),
-    }
+    e.into_market()
 }
 
 /// How a state reads on the pages.
