@@ -33,6 +33,8 @@ pub struct Instance {
     pub commission_bp: u32,
     /// `coop.payment_cost_percent`, in basis points: what payments cost the co-op.
     pub payment_cost_bp: u32,
+    /// The rest of `[coop]`: membership, voting and surplus allocation.
+    pub bylaws: crate::bylaws::Bylaws,
 }
 
 impl Instance {
@@ -65,6 +67,7 @@ impl Instance {
             payment_days: 7,
             commission_bp: 500,
             payment_cost_bp: 0,
+            bylaws: crate::bylaws::Bylaws::default(),
         })
     }
 

@@ -5,6 +5,7 @@
 //! HTTP routing or ActivityPub wire types: the JSON API, the HTML pages, the CLI and (later) the
 //! inbox all call the same services, so a rule such as "stock never goes negative" is written once.
 
+pub mod bylaws;
 pub mod context;
 pub mod db;
 pub mod entities;

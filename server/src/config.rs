@@ -190,6 +190,50 @@ pub struct CoopConfig {
     pub commission_percent: f64,
     /// What receiving a payment costs the co-op, in percent of the sale (booked as a cost).
     pub payment_cost_percent: f64,
+    /// The co-op's own currency (ISO 4217), that of member shares.
+    pub currency: String,
+    /// What one member share costs, in `currency` (a decimal string such as `"20.00"`).
+    pub share_price: String,
+    /// Who admits members: `admins` or `vote` (each application opens a members' vote).
+    pub admission: AdmissionMode,
+    /// Hours an admission vote stays open.
+    pub admission_vote_hours: u32,
+    /// Whether a member who leaves gets their share back.
+    pub refund_share_on_leave: bool,
+    /// Percent of a period's surplus kept as the co-op's reserve.
+    pub reserve_percent: f64,
+    /// Percent of a period's surplus returned as patronage dividends (with `reserve_percent`,
+    /// 100).
+    pub patronage_percent: f64,
+    /// What patronage is measured by: `sales` (totals of a member's completed sales in the
+    /// period) or `orders` (their number).
+    pub patronage_measure: PatronageMeasureSetting,
+    /// Default percent of members who must vote for a proposal's result to stand.
+    pub quorum_percent: f64,
+    /// Default percent of the votes cast an option must be more than to be adopted.
+    pub threshold_percent: f64,
+}
+
+/// `[coop] admission`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AdmissionMode {
+    /// Admins approve applications.
+    #[default]
+    Admins,
+    /// Members vote on each application.
+    Vote,
+}
+
+/// `[coop] patronage_measure`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PatronageMeasureSetting {
+    /// Completed sales totals.
+    #[default]
+    Sales,
+    /// Number of completed orders.
+    Orders,
 }
 
 impl Default for CoopConfig {
@@ -197,6 +241,16 @@ impl Default for CoopConfig {
         CoopConfig {
             commission_percent: 5.0,
             payment_cost_percent: 0.0,
+            currency: "EUR".into(),
+            share_price: "20.00".into(),
+            admission: AdmissionMode::Admins,
+            admission_vote_hours: 168,
+            refund_share_on_leave: true,
+            reserve_percent: 30.0,
+            patronage_percent: 70.0,
+            patronage_measure: PatronageMeasureSetting::Sales,
+            quorum_percent: 25.0,
+            threshold_percent: 50.0,
         }
     }
 }
@@ -205,6 +259,33 @@ impl CoopConfig {
     /// A percentage as basis points (1/100 of a percent).
     pub fn basis_points(percent: f64) -> u32 {
         (percent * 100.0).round().clamp(0.0, 10_000.0) as u32
+    }
+
+    /// The bylaws settings the services use; fails on an unknown currency or a bad price.
+    pub fn bylaws(&self) -> anyhow::Result<market::bylaws::Bylaws> {
+        use market::bylaws::{Admission, Bylaws, PatronageMeasure};
+        let currency = market::types::Currency::parse(&self.currency)
+            .map_err(|e| anyhow::anyhow!("coop.currency: {e}"))?;
+        let share = market::types::Money::parse(&self.share_price, currency)
+            .map_err(|e| anyhow::anyhow!("coop.share_price: {e}"))?;
+        Ok(Bylaws {
+            currency: currency.code().to_string(),
+            share_price_minor: share.minor(),
+            admission: match self.admission {
+                AdmissionMode::Admins => Admission::Admins,
+                AdmissionMode::Vote => Admission::Vote,
+            },
+            admission_vote_hours: self.admission_vote_hours,
+            refund_share_on_leave: self.refund_share_on_leave,
+            reserve_bp: Self::basis_points(self.reserve_percent),
+            patronage_bp: Self::basis_points(self.patronage_percent),
+            patronage_measure: match self.patronage_measure {
+                PatronageMeasureSetting::Sales => PatronageMeasure::Sales,
+                PatronageMeasureSetting::Orders => PatronageMeasure::Orders,
+            },
+            quorum_bp: Self::basis_points(self.quorum_percent),
+            threshold_bp: Self::basis_points(self.threshold_percent),
+        })
     }
 }
 
@@ -315,11 +396,27 @@ impl Config {
         for (name, value) in [
             ("coop.commission_percent", self.coop.commission_percent),
             ("coop.payment_cost_percent", self.coop.payment_cost_percent),
+            ("coop.reserve_percent", self.coop.reserve_percent),
+            ("coop.patronage_percent", self.coop.patronage_percent),
+            ("coop.quorum_percent", self.coop.quorum_percent),
+            ("coop.threshold_percent", self.coop.threshold_percent),
         ] {
             if !(0.0..=100.0).contains(&value) {
                 anyhow::bail!("{name} must be between 0 and 100, got {value}");
             }
         }
+        let allocated = CoopConfig::basis_points(self.coop.reserve_percent)
+            + CoopConfig::basis_points(self.coop.patronage_percent);
+        if allocated != 10_000 {
+            anyhow::bail!(
+                "coop.reserve_percent and coop.patronage_percent must add up to 100, got {}",
+                f64::from(allocated) / 100.0
+            );
+        }
+        if self.coop.admission_vote_hours == 0 || self.coop.admission_vote_hours > 24 * 90 {
+            anyhow::bail!("coop.admission_vote_hours must be between 1 and 2160");
+        }
+        self.coop.bylaws()?;
         if self.media.max_image_bytes == 0 || self.server.body_limit_bytes == 0 {
             anyhow::bail!("size limits must be above zero");
         }

@@ -52,6 +52,7 @@ pub async fn open_context(config: &Config) -> anyhow::Result<Context> {
         crate::config::CoopConfig::basis_points(config.coop.commission_percent);
     instance.payment_cost_bp =
         crate::config::CoopConfig::basis_points(config.coop.payment_cost_percent);
+    instance.bylaws = config.coop.bylaws()?;
     Ok(Context::new(db, instance))
 }
 

@@ -27,6 +27,12 @@ impl Model {
 
     /// Co-op members and admins may open shops; buyers may not.
     pub fn may_open_shops(&self) -> bool {
+        self.is_member()
+    }
+
+    /// A member of the co-op (admins are members too): one vote each. Buyers, applicants and
+    /// former members are not.
+    pub fn is_member(&self) -> bool {
         self.role == ROLE_MEMBER || self.role == ROLE_ADMIN
     }
 }
