@@ -21,6 +21,8 @@ mod m20261122_000012_add_email_to_users;
 mod m20261122_000013_create_shop_checkout;
 mod m20261122_000014_create_orders;
 mod m20261122_000015_create_ledger;
+mod m20261122_000016_create_memberships;
+mod m20261122_000017_create_fiscal_periods;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -44,6 +46,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000013_create_shop_checkout::Migration),
             Box::new(m20261122_000014_create_orders::Migration),
             Box::new(m20261122_000015_create_ledger::Migration),
+            Box::new(m20261122_000016_create_memberships::Migration),
+            Box::new(m20261122_000017_create_fiscal_periods::Migration),
         ]
     }
 }

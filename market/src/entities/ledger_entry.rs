@@ -8,7 +8,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,
-    /// `sale` or `cost`.
+    /// `sale`, `cost`, `share`, `share_refund`, `close`, `payout`.
     pub kind: String,
     /// The order a sale books (each once).
     #[sea_orm(unique)]
@@ -16,6 +16,9 @@ pub struct Model {
     pub currency: String,
     pub memo: String,
     pub booked_at: DateTimeUtc,
+    /// The fiscal period a closing entry closes (null for every other entry: those belong to
+    /// the period their `booked_at` falls in).
+    pub period_id: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -120,6 +120,7 @@ pub async fn post(
         currency: Set(currency.into()),
         memo: Set(memo.into()),
         booked_at: Set(db::now(txn).await?),
+        period_id: Set(None),
         ..Default::default()
     }
     .insert(txn)
