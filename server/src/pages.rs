@@ -28,6 +28,7 @@ use market::{
 use crate::{routes::AppState, session::MaybeUser};
 
 mod error;
+mod membership;
 mod nav;
 mod notifications;
 mod order;
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .merge(order::routes())
         .merge(selling::routes())
         .merge(notifications::routes())
+        .merge(membership::routes())
         .route("/", get(home))
         .route("/shops/{handle}", get(shop_page))
         .route("/listings/{id}", get(listing_page))

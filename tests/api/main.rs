@@ -8,6 +8,7 @@ mod bodies;
 mod checkout;
 mod images;
 mod listings;
+mod membership_pages;
 mod order_pages;
 mod pages;
 mod paging;

@@ -5,7 +5,7 @@
 
 use std::{future::Future, time::Duration};
 
-mod browser;
+pub(crate) mod browser;
 
 use browser::{
     between, csrf_of, field, get, location, log_in, option_value, page, post_form, register,

@@ -5,13 +5,13 @@ use harness::{PASSWORD, TestNode};
 use reqwest::Response;
 
 /// `GET path` as a browser with the session cookie, if given: the status and the HTML.
-pub(super) async fn page(node: &TestNode, path: &str, session: Option<&str>) -> (u16, String) {
+pub(crate) async fn page(node: &TestNode, path: &str, session: Option<&str>) -> (u16, String) {
     let response = get(node, path, session).await;
     let status = response.status().as_u16();
     (status, response.text().await.unwrap())
 }
 
-pub(super) async fn get(node: &TestNode, path: &str, session: Option<&str>) -> Response {
+pub(crate) async fn get(node: &TestNode, path: &str, session: Option<&str>) -> Response {
     let mut request = node.http.get(node.url(path));
     if let Some(token) = session {
         request = request.header("cookie", format!("tianguis_session={token}"));
@@ -20,7 +20,7 @@ pub(super) async fn get(node: &TestNode, path: &str, session: Option<&str>) -> R
 }
 
 /// `POST path` as a browser submits a form.
-pub(super) async fn post_form(
+pub(crate) async fn post_form(
     node: &TestNode,
     path: &str,
     fields: &[(&str, &str)],
@@ -40,12 +40,12 @@ pub(super) async fn post_form(
     request.send().await.unwrap()
 }
 
-pub(super) fn location(response: &Response) -> String {
+pub(crate) fn location(response: &Response) -> String {
     response.headers()["location"].to_str().unwrap().to_string()
 }
 
 /// The session token a login or registration form's answer sets.
-pub(super) fn session_of(response: &Response) -> String {
+pub(crate) fn session_of(response: &Response) -> String {
     assert_eq!(response.status(), 303);
     let cookie = response
         .headers()
@@ -59,24 +59,24 @@ pub(super) fn session_of(response: &Response) -> String {
 }
 
 /// Open a buyer account through the registration form; its session.
-pub(super) async fn register(node: &TestNode, username: &str) -> String {
+pub(crate) async fn register(node: &TestNode, username: &str) -> String {
     let fields = [("username", username), ("password", "a long enough secret")];
     session_of(&post_form(node, "/register", &fields, None).await)
 }
 
 /// Log in through the form (accounts made by `TestNode::member`); the session.
-pub(super) async fn log_in(node: &TestNode, username: &str) -> String {
+pub(crate) async fn log_in(node: &TestNode, username: &str) -> String {
     let fields = [("username", username), ("password", PASSWORD)];
     session_of(&post_form(node, "/login", &fields, None).await)
 }
 
 /// The session's CSRF value, from the logout form (which every session has).
-pub(super) async fn csrf_of(node: &TestNode, session: &str) -> String {
+pub(crate) async fn csrf_of(node: &TestNode, session: &str) -> String {
     field(&page(node, "/logout", Some(session)).await.1, "csrf")
 }
 
 /// The text between the first `start` and the next `end`.
-pub(super) fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+pub(crate) fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
     let from = html
         .find(start)
         .unwrap_or_else(|| panic!("{start} in {html}"))
@@ -86,12 +86,12 @@ pub(super) fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
 }
 
 /// The value of the first input named `name`.
-pub(super) fn field(html: &str, name: &str) -> String {
+pub(crate) fn field(html: &str, name: &str) -> String {
     between(html, &format!(r#"name="{name}" value=""#), "\"").to_string()
 }
 
 /// The value of the shipping option radio button whose label starts with `label`.
-pub(super) fn option_value(html: &str, label: &str) -> String {
+pub(crate) fn option_value(html: &str, label: &str) -> String {
     html.split(r#"name="shipping_option" value=""#)
         .skip(1)
         .find(|rest| between(rest, ">", "<").trim().starts_with(label))
