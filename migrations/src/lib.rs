@@ -21,6 +21,8 @@ mod m20261122_000012_add_email_to_users;
 mod m20261122_000013_create_shop_checkout;
 mod m20261122_000014_create_orders;
 mod m20261122_000015_create_ledger;
+// 000016 and 000017 are membership's and fiscal periods'.
+mod m20261122_000018_create_governance;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -44,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000013_create_shop_checkout::Migration),
             Box::new(m20261122_000014_create_orders::Migration),
             Box::new(m20261122_000015_create_ledger::Migration),
+            Box::new(m20261122_000018_create_governance::Migration),
         ]
     }
 }

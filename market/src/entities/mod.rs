@@ -1,14 +1,17 @@
 //! sea-orm entities, one per table (see the `migrations` crate for the schema).
 
 pub mod api_token;
+pub mod ballot;
 pub mod catalog_entry;
 pub mod catalog_entry_tag;
+pub mod coop_follower;
 pub mod delivery;
 pub mod delivery_host;
 pub mod delivery_worker;
 pub mod domain_block;
 pub mod federation_event;
 pub mod follow;
+pub mod governance_event;
 pub mod instance_key;
 pub mod ledger_entry;
 pub mod ledger_line;
@@ -21,9 +24,11 @@ pub mod order_event;
 pub mod order_message;
 pub mod outbox_activity;
 pub mod peer;
+pub mod proposal;
 pub mod received_activity;
 pub mod remote_actor;
 pub mod shop;
 pub mod shop_checkout;
 pub mod user;
 pub mod user_key;
+pub mod vote;
