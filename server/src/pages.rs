@@ -32,6 +32,7 @@ mod nav;
 mod notifications;
 mod order;
 mod orders;
+mod proposals;
 mod selling;
 
 pub use error::not_found;
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .merge(order::routes())
         .merge(selling::routes())
         .merge(notifications::routes())
+        .merge(proposals::routes())
         .route("/", get(home))
         .route("/shops/{handle}", get(shop_page))
         .route("/listings/{id}", get(listing_page))

@@ -55,6 +55,11 @@ pub async fn list(
             "only members of the co-op may read its governance log".into(),
         ));
     }
+    page_of(ctx, page).await
+}
+
+/// The log, newest first, for the operator (`tianguis governance log`).
+pub async fn page_of(ctx: &Context, page: PageRequest) -> Result<Page<governance_event::Model>> {
     let paginator = governance_event::Entity::find()
         .order_by_desc(governance_event::Column::Id)
         .paginate(&ctx.db, page.per_page);
