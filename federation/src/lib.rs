@@ -8,6 +8,7 @@
 pub mod activities;
 pub mod config;
 pub mod error;
+pub mod governance;
 pub mod inbox;
 pub mod media;
 pub mod negotiate;

@@ -374,8 +374,8 @@ pub(crate) fn checked_inbox(inbox: &str, debug: bool) -> Result<Url, Attempted> 
     }
 }
 
-/// The key that signs a stored activity: its shop's, or the instance actor's. A database error
-/// is worth retrying; a missing or unreadable key is not.
+/// The key that signs a stored activity: its shop's, its user's, the instance actor's or the
+/// co-op actor's. A database error is worth retrying; a missing or unreadable key is not.
 async fn signing_key(data: &Data<Context>, actor_id: &str) -> Result<SigningKey, Attempted> {
     let retry = |e: market::Error| Attempted::Local {
         error: format!("reading the signing key: {e}"),
@@ -388,6 +388,10 @@ async fn signing_key(data: &Data<Context>, actor_id: &str) -> Result<SigningKey,
     let key_id = format!("{actor_id}#main-key");
     if actor_id == data.instance.url("/actor") {
         let keys = instance::instance_keys(data).await.map_err(retry)?;
+        return SigningKey::from_pkcs8_pem(&key_id, &keys.private_key_pem).map_err(give_up);
+    }
+    if actor_id == data.instance.url(crate::governance::COOP_PATH) {
+        let keys = instance::coop_keys(data).await.map_err(retry)?;
         return SigningKey::from_pkcs8_pem(&key_id, &keys.private_key_pem).map_err(give_up);
     }
     if let Some(user) = market::service::accounts::find_by_actor(data, actor_id)

@@ -726,7 +726,8 @@ pub fn start_sync(data: &Data<Context>, peer_id: i32) {
 }
 
 /// Reconcile every `interval` (checked at least every 30 s, and at once when woken) until `stop`;
-/// every 5 minutes also cancel our shops' orders left unpaid past `[orders] payment_days`.
+/// every tick close the proposals whose voting window has passed; every 5 minutes also cancel
+/// our shops' orders left unpaid past `[orders] payment_days`.
 pub fn spawn_reconciler(
     config: FederationConfig<Context>,
     interval: Duration,
@@ -739,6 +740,10 @@ pub fn spawn_reconciler(
             let data = config.to_request_data();
             if let Err(e) = reconcile(&data, interval).await {
                 tracing::warn!(error = %e, "reconciliation pass failed");
+            }
+            // Proposals whose window has passed close within a tick, results announced.
+            if let Err(e) = crate::governance::close_due(&data).await {
+                tracing::warn!(error = %e, "closing due proposals failed");
             }
             // Unpaid orders are looked at every few minutes: a deadline is counted in days.
             if swept.is_none_or(|t| t.elapsed() >= Duration::from_secs(300)) {

@@ -43,6 +43,10 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/actor", get(instance_actor))
         .route("/actor/inbox", post(inbox::receive))
         .route("/catalog", get(catalog))
+        .route("/coop", get(coop_actor))
+        .route("/coop/inbox", post(inbox::receive))
+        .route("/coop/outbox", get(coop_outbox))
+        .route("/coop/followers", get(coop_followers))
         .route("/inbox", post(inbox::receive))
         .route("/shops/{handle}/inbox", post(inbox::receive))
         .route("/shops/{handle}/outbox", get(outbox))
@@ -198,6 +202,29 @@ async fn person_outbox(
     ))
 }
 
+/// The co-op actor (`Organization`) for ActivityPub clients; browsers go to its proposals.
+async fn coop_actor(
+    data: Data<Context>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, Error> {
+    let accept = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok());
+    if !crate::negotiate::wants_activity_json(accept) {
+        return Ok(axum::response::Redirect::to("/coop/proposals").into_response());
+    }
+    let document = crate::governance::actor_document(&data).await?;
+    Ok(activity_json(document, StatusCode::OK))
+}
+
+async fn coop_outbox(data: Data<Context>) -> Result<Response, Error> {
+    let document = crate::governance::outbox_document(&data).await?;
+    Ok(activity_json(document, StatusCode::OK))
+}
+
+async fn coop_followers(data: Data<Context>) -> Result<Response, Error> {
+    let document = crate::governance::followers_document(&data).await?;
+    Ok(activity_json(document, StatusCode::OK))
+}
+
 async fn instance_actor(data: Data<Context>) -> Result<Response, Error> {
     let keys = market::service::instance::instance_keys(&data).await?;
     let actor = ApubInstance::new(&data.instance, keys)?;
@@ -230,11 +257,18 @@ async fn webfinger(
         handle.to_string()
     } else if resource == data.instance.url("/actor") {
         host.to_string()
+    } else if resource == crate::governance::coop_id(&data) {
+        crate::governance::COOP_NAME.to_string()
     } else {
         return Err(not_found());
     };
     let (subject, href) = if name == host {
         (format!("acct:{host}@{domain}"), data.instance.url("/actor"))
+    } else if name == crate::governance::COOP_NAME {
+        (
+            format!("acct:{name}@{domain}"),
+            crate::governance::coop_id(&data),
+        )
     } else {
         let shop = shops::find_shop(&data, &name)
             .await?

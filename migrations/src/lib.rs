@@ -23,6 +23,7 @@ mod m20261122_000014_create_orders;
 mod m20261122_000015_create_ledger;
 mod m20261122_000016_create_memberships;
 mod m20261122_000017_create_fiscal_periods;
+mod m20261122_000018_create_governance;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000015_create_ledger::Migration),
             Box::new(m20261122_000016_create_memberships::Migration),
             Box::new(m20261122_000017_create_fiscal_periods::Migration),
+            Box::new(m20261122_000018_create_governance::Migration),
         ]
     }
 }

@@ -67,6 +67,12 @@ pub enum Command {
     /// Fiscal periods: closing one allocates its surplus (reserve, patronage dividends).
     #[command(subcommand)]
     Period(PeriodCommand),
+    /// Proposals the members vote on.
+    #[command(subcommand)]
+    Proposal(ProposalCommand),
+    /// The governance audit log.
+    #[command(subcommand)]
+    Governance(GovernanceCommand),
 }
 
 /// `tianguis member …`
@@ -123,6 +129,36 @@ pub enum PeriodCommand {
         label: String,
         /// The member.
         username: String,
+    },
+}
+
+/// `tianguis proposal …`
+#[derive(Debug, Subcommand)]
+pub enum ProposalCommand {
+    /// Proposals, open first: id, state, closes, turnout, title.
+    List {
+        /// Page (50 proposals a page).
+        #[arg(long, default_value_t = 1)]
+        page: u64,
+    },
+    /// One proposal: text, options, turnout, and the result once closed.
+    Show {
+        /// The proposal's id (as `list` prints it).
+        id: String,
+    },
+    /// Close every proposal whose voting window has passed and announce the results (the
+    /// running node does this on its own every 30 s).
+    CloseDue,
+}
+
+/// `tianguis governance …`
+#[derive(Debug, Subcommand)]
+pub enum GovernanceCommand {
+    /// The audit log, newest first: time, actor, event, proposal, detail.
+    Log {
+        /// Page (50 events a page).
+        #[arg(long, default_value_t = 1)]
+        page: u64,
     },
 }
 
@@ -447,7 +483,116 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ledger(cmd) => ledger(&admin_context(&config).await?, cmd).await,
         Command::Member(cmd) => member(&admin_context(&config).await?, cmd).await,
         Command::Period(cmd) => period(&admin_context(&config).await?, cmd).await,
+        Command::Proposal(cmd) => proposal(&config, cmd).await,
+        Command::Governance(GovernanceCommand::Log { page }) => {
+            governance_log(&admin_context(&config).await?, page).await
+        }
     }
+}
+
+async fn proposal(config: &Config, cmd: ProposalCommand) -> anyhow::Result<()> {
+    use federation::governance as flow;
+    let ctx = admin_context(config).await?;
+    let options = federation::config::Options {
+        debug: config.federation.debug,
+        resolve: config.federation.resolve.clone(),
+    };
+    let federation = federation::config::build(ctx.clone(), &options).await?;
+    let data = federation.to_request_data();
+    let market = |e: federation::Error| anyhow::Error::new(e.into_market());
+    match cmd {
+        ProposalCommand::List { page } => {
+            let page = PageRequest::parse(Some(page), Some(50))?;
+            let found = flow::list(&data, page).await.map_err(market)?;
+            println!("id\tstate\tcloses\tturnout\ttitle");
+            for p in found.items {
+                let state = match &p.result {
+                    None => "open".to_string(),
+                    Some(r) => match &r.adopted {
+                        Some(option) => format!("adopted: {option}"),
+                        None => "not adopted".to_string(),
+                    },
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    p.id,
+                    state,
+                    p.closes_at.format("%Y-%m-%d %H:%M UTC"),
+                    p.turnout,
+                    p.title
+                );
+            }
+        }
+        ProposalCommand::Show { id } => {
+            let p = flow::get(&data, &id).await.map_err(market)?;
+            println!("{}", p.title);
+            println!("id: {}", p.id);
+            println!("kind: {}", p.kind);
+            println!(
+                "proposed by {} on {}",
+                p.created_by,
+                p.created_at.to_rfc3339()
+            );
+            println!("voting until {}", p.closes_at.to_rfc3339());
+            println!(
+                "quorum {}% of members, threshold more than {}% of votes cast",
+                p.quorum, p.threshold
+            );
+            println!("options: {}", p.options.join(" | "));
+            println!("url: {}", p.url);
+            match &p.result {
+                None => println!("open: {} members have voted", p.turnout),
+                Some(r) => {
+                    for c in &r.counts {
+                        println!("  {}\t{}", c.option, c.votes);
+                    }
+                    println!(
+                        "{} votes of {} members ({}%), quorum {}",
+                        r.cast,
+                        r.electorate,
+                        r.turnout_percent,
+                        if r.quorum_met { "met" } else { "not met" }
+                    );
+                    println!("{}", r.outcome);
+                }
+            }
+            if !p.text.trim().is_empty() {
+                println!();
+                println!("{}", p.text);
+            }
+        }
+        ProposalCommand::CloseDue => {
+            let closed = flow::close_due(&data).await.map_err(market)?;
+            if closed.is_empty() {
+                println!("no proposal was due");
+            }
+            for c in closed {
+                println!(
+                    "{}\t{}\t{}",
+                    c.proposal.id, c.proposal.title, c.results.outcome
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn governance_log(ctx: &Context, page: u64) -> anyhow::Result<()> {
+    use market::service::governance::log;
+    let page = PageRequest::parse(Some(page), Some(50))?;
+    let found = log::page_of(ctx, page).await?;
+    println!("at\tactor\tevent\tproposal\tdetail");
+    for e in found.items {
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            e.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            e.actor,
+            e.kind,
+            e.proposal_id.as_deref().unwrap_or("-"),
+            e.detail
+        );
+    }
+    Ok(())
 }
 
 async fn member(ctx: &Context, cmd: MemberCommand) -> anyhow::Result<()> {

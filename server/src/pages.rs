@@ -33,6 +33,7 @@ mod nav;
 mod notifications;
 mod order;
 mod orders;
+mod proposals;
 mod selling;
 
 pub use error::not_found;
@@ -47,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .merge(selling::routes())
         .merge(notifications::routes())
         .merge(membership::routes())
+        .merge(proposals::routes())
         .route("/", get(home))
         .route("/shops/{handle}", get(shop_page))
         .route("/listings/{id}", get(listing_page))

@@ -10,6 +10,7 @@ mod delivery;
 mod delivery_hosts;
 mod domains;
 mod follow;
+mod governance;
 mod inbox_security;
 mod ledger;
 mod mastodon_rules;

@@ -1,4 +1,4 @@
-//! `Follow`: a remote actor follows a shop. Accepted at once (an `Accept` goes back) unless the
+//! `Follow`: a remote actor follows a shop (or the co-op actor, `crate::governance`). Accepted at once (an `Accept` goes back) unless the
 //! shop approves followers by hand. A `Follow` of our instance actor is a peer node asking to
 //! federate (`peer.rs`).
 
@@ -27,7 +27,9 @@ impl Activity for Follow {
     }
 
     async fn verify(&self, data: &Data<Context>) -> Result<(), Error> {
-        if peer::is_instance_actor(data, &self.object) {
+        if peer::is_instance_actor(data, &self.object)
+            || crate::governance::is_coop(data, &self.object)
+        {
             return Ok(());
         }
         local_shop(data, &self.object).await?;
@@ -40,6 +42,9 @@ impl Activity for Follow {
         }
         if peer::is_instance_actor(data, &self.object) {
             return peer::receive_follow(data, self).await;
+        }
+        if crate::governance::is_coop(data, &self.object) {
+            return crate::governance::receive_follow(data, self).await;
         }
         let shop = local_shop(data, &self.object).await?;
         let actor = self.actor.dereference(data).await?;

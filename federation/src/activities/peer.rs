@@ -174,6 +174,19 @@ impl Activity for Publish {
     async fn receive(self, data: &Data<Context>) -> Result<(), Error> {
         let kind = self.object.get("type").and_then(|t| t.as_str());
         let context = self.object.get("context").and_then(object_id);
+        let in_reply_to = self.object.get("inReplyTo").and_then(object_id);
+        if let (PublishKind::Create, Some("Note"), Some(question)) = (self.kind, kind, in_reply_to)
+            && let Some(proposal) = crate::governance::proposal_id_of(data, question)
+        {
+            // A reply to a proposal's Question (how Mastodon votes in a poll): never counted.
+            return crate::governance::receive_reply(
+                data,
+                self.actor.inner(),
+                &proposal,
+                &self.object,
+            )
+            .await;
+        }
         match (self.kind, kind, context) {
             // An order step from its other party.
             (PublishKind::Update, Some("Agreement"), _) => {

@@ -71,6 +71,18 @@ impl Activity for Undo {
         let Some((follow_id, _, shop_id)) = self.follow_parts() else {
             return Ok(());
         };
+        // The co-op actor's follower leaves.
+        let coop = shop_id
+            .as_ref()
+            .is_some_and(|id| crate::governance::is_coop(data, id));
+        if coop || (shop_id.is_none() && follow_id.is_some()) {
+            let follow = follow_id.as_ref().map(Url::as_str);
+            let removed =
+                market::service::governance::followers::remove(data, actor.id, follow).await?;
+            if removed || coop {
+                return Ok(());
+            }
+        }
         // A peer node's instance actor stops following ours.
         let ours = shop_id
             .as_ref()

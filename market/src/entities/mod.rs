@@ -1,8 +1,10 @@
 //! sea-orm entities, one per table (see the `migrations` crate for the schema).
 
 pub mod api_token;
+pub mod ballot;
 pub mod catalog_entry;
 pub mod catalog_entry_tag;
+pub mod coop_follower;
 pub mod delivery;
 pub mod delivery_host;
 pub mod delivery_worker;
@@ -11,6 +13,7 @@ pub mod domain_block;
 pub mod federation_event;
 pub mod fiscal_period;
 pub mod follow;
+pub mod governance_event;
 pub mod instance_key;
 pub mod ledger_entry;
 pub mod ledger_line;
@@ -24,9 +27,11 @@ pub mod order_event;
 pub mod order_message;
 pub mod outbox_activity;
 pub mod peer;
+pub mod proposal;
 pub mod received_activity;
 pub mod remote_actor;
 pub mod shop;
 pub mod shop_checkout;
 pub mod user;
 pub mod user_key;
+pub mod vote;

@@ -1,4 +1,4 @@
-//! The node itself: its key pair (for the instance actor) and the activities it has received.
+//! The node itself: its key pairs (for the instance actor and the co-op actor) and the activities it has received.
 
 use sea_orm::{EntityTrait, Set};
 
@@ -10,12 +10,26 @@ use crate::{
 
 /// The node's key pair, created on first use.
 pub async fn instance_keys(ctx: &Context) -> Result<instance_key::Model> {
-    if let Some(row) = instance_key::Entity::find_by_id(1).one(&ctx.db).await? {
+    key_pair(ctx, INSTANCE_KEY).await
+}
+
+/// The co-op actor's key pair (`/coop`, which publishes proposals), created on first use.
+pub async fn coop_keys(ctx: &Context) -> Result<instance_key::Model> {
+    key_pair(ctx, COOP_KEY).await
+}
+
+/// Row of `instance_keys` holding the instance actor's key.
+const INSTANCE_KEY: i32 = 1;
+/// Row of `instance_keys` holding the co-op actor's key.
+const COOP_KEY: i32 = 2;
+
+async fn key_pair(ctx: &Context, id: i32) -> Result<instance_key::Model> {
+    if let Some(row) = instance_key::Entity::find_by_id(id).one(&ctx.db).await? {
         return Ok(row);
     }
     let pair = tokio::task::spawn_blocking(keys::generate).await??;
     let row = instance_key::ActiveModel {
-        id: Set(1),
+        id: Set(id),
         private_key_pem: Set(pair.private_key_pem),
         public_key_pem: Set(pair.public_key_pem),
         created_at: Set(chrono::Utc::now()),
@@ -25,7 +39,7 @@ pub async fn instance_keys(ctx: &Context) -> Result<instance_key::Model> {
         .on_conflict_do_nothing_on([instance_key::Column::Id])
         .exec(&ctx.db)
         .await?;
-    instance_key::Entity::find_by_id(1)
+    instance_key::Entity::find_by_id(id)
         .one(&ctx.db)
         .await?
         .ok_or_else(|| crate::Error::Internal("instance key vanished".into()))

@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod deliveries;
 pub mod domains;
 pub mod followers;
+pub mod governance;
 pub mod images;
 pub mod instance;
 pub mod ledger;

@@ -98,10 +98,21 @@ text_newtype!(
     Tag
 );
 
+/// Handles no shop may take: they name the node's own actors.
+pub const RESERVED_HANDLES: &[&str] = &["coop"];
+
 impl Handle {
     /// Parse a handle.
     pub fn parse(value: &str) -> Result<Self> {
-        local_name("handle", value).map(Handle)
+        let handle = local_name("handle", value)?;
+        // `coop@domain` is the co-op's own actor (WebFinger, `/coop`): no shop may take it.
+        if RESERVED_HANDLES.contains(&handle.as_str()) {
+            return Err(Error::invalid(
+                "handle",
+                format!("{handle:?} is reserved for the co-op itself"),
+            ));
+        }
+        Ok(Handle(handle))
     }
 }
 
@@ -228,7 +239,15 @@ mod tests {
     #[test]
     fn handles_are_lowercased_and_checked() {
         assert_eq!(Handle::parse("@Pottery").unwrap().as_str(), "pottery");
-        for bad in ["", "has space", "ünï", "a-b", &"x".repeat(31)] {
+        for bad in [
+            "",
+            "has space",
+            "ünï",
+            "a-b",
+            &"x".repeat(31),
+            "coop",
+            "Coop",
+        ] {
             assert!(Handle::parse(bad).is_err(), "{bad}");
         }
     }

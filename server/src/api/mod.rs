@@ -6,6 +6,7 @@ mod auth;
 mod catalog;
 mod coop;
 mod error;
+mod governance;
 mod listings;
 mod orders;
 mod shops;
@@ -58,6 +59,11 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/shops/{handle}/orders", get(orders::for_shop))
         .route("/notifications", get(orders::notifications))
         .route("/notifications/read", post(orders::read))
+        .route("/proposals", get(governance::list).post(governance::create))
+        .route("/proposals/{id}", get(governance::show))
+        .route("/proposals/{id}/votes", post(governance::vote))
+        .route("/proposals/{id}/receipt", post(governance::check_receipt))
+        .route("/governance/log", get(governance::log))
         .route("/catalog", get(catalog::search))
         .route("/catalog/{id}", get(catalog::show))
         .route("/shops", post(shops::create).get(shops::list))

@@ -105,6 +105,28 @@ pub async fn enqueue_in(
     .await
 }
 
+/// [`enqueue_in`] to several inboxes (each once): a proposal and its `Question` for the
+/// co-op's followers are written together or not at all.
+pub async fn enqueue_many_in(
+    txn: &DatabaseTransaction,
+    activity_id: &str,
+    actor_id: &str,
+    body: &str,
+    inboxes: &[String],
+) -> Result<Vec<i32>> {
+    let inboxes: BTreeSet<&String> = inboxes.iter().collect();
+    if inboxes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows = Vec::with_capacity(inboxes.len());
+    for inbox in inboxes {
+        let host = host_of(inbox)
+            .ok_or_else(|| Error::invalid("inbox", format!("{inbox:?} is not a URL")))?;
+        rows.push((inbox.to_string(), host));
+    }
+    enqueue_rows(txn, activity_id, actor_id, body, rows).await
+}
+
 async fn enqueue_rows(
     txn: &DatabaseTransaction,
     activity_id: &str,
