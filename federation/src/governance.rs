@@ -192,6 +192,22 @@ pub async fn propose(
     Ok(view)
 }
 
+/// An account applies to join the co-op; with admission by vote, the admission vote's
+/// `Question` goes to the co-op's followers.
+pub async fn apply_for_membership(
+    data: &Data<Context>,
+    user: &user::Model,
+    statement: &str,
+) -> Result<market::service::membership::MembershipView, Error> {
+    if data.instance.bylaws.admission == market::bylaws::Admission::Vote {
+        instance::coop_keys(data).await?;
+    }
+    let (view, ids) =
+        market::service::membership::apply(data, user, statement, &announce_create(data)).await?;
+    outbox::dispatch(data, ids, true).await?;
+    Ok(view)
+}
+
 /// Close every due proposal and announce the results. Returns those closed by this call.
 pub async fn close_due(data: &Data<Context>) -> Result<Vec<Closed>, Error> {
     let closed = gov::close_due(data, &announce_update(data)).await?;

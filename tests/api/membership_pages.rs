@@ -51,7 +51,10 @@ async fn a_buyer_applies_and_an_admin_admits_them_through_pages() {
     // The admin sees the application, escaped, and admits dan.
     let root = log_in(&node, "root").await;
     let (_, html) = page(&node, "/coop/membership", Some(&root)).await;
-    assert!(html.contains("I weave &#60;b&#62;rugs&#60;/b&#62;."), "{html}");
+    assert!(
+        html.contains("I weave &#60;b&#62;rugs&#60;/b&#62;."),
+        "{html}"
+    );
     let root_csrf = csrf_of(&node, &root).await;
     let bad = post_form(
         &node,

@@ -480,3 +480,115 @@ async fn patronage_can_be_measured_by_orders_instead_of_sales() {
         .collect();
     assert_eq!(got, vec![("bea", 2, 1043), ("cai", 1, 522)]);
 }
+
+#[tokio::test]
+async fn with_admission_by_vote_the_members_decide_each_application() {
+    use crate::governance::{cast, end_window};
+    let node = TestNode::spawn_with(harness::Storage::Default, |c| {
+        c.coop.admission = server::config::AdmissionMode::Vote;
+    })
+    .await;
+    let root = node.admin("root").await;
+    let bea = node.member("bea").await;
+    let cai = node.member("cai").await;
+    let dan = buyer(&node, "dan").await;
+    let eve = buyer(&node, "eve").await;
+
+    // Applying opens a yes/no admission vote; admins cannot decide by hand.
+    let applied = json_ok(apply(&node, &dan, "I make tables.\nGood ones.").await, 201).await;
+    let vote = applied["proposal_id"].as_str().unwrap().to_string();
+    let proposal = json_ok(
+        node.get(&format!("/api/v1/proposals/{vote}"), Some(&bea.token))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(proposal["kind"], "admission");
+    assert_eq!(proposal["subject"], "dan");
+    assert_eq!(proposal["title"], "Admit dan as a member?");
+    assert_eq!(proposal["options"], json!(["yes", "no"]));
+    assert!(proposal["text"].as_str().unwrap().contains("> Good ones."));
+    assert_eq!(
+        node.post_json(
+            "/api/v1/admin/applications/dan/approve",
+            Some(&root.token),
+            &json!({})
+        )
+        .await
+        .status(),
+        403
+    );
+    // The applicant is not a member and cannot vote on their own admission.
+    assert_eq!(cast(&node, &dan, &vote, json!("yes")).await.status(), 403);
+    assert_eq!(cast(&node, &bea, &vote, json!("yes")).await.status(), 201);
+    assert_eq!(cast(&node, &cai, &vote, json!("yes")).await.status(), 201);
+    assert_eq!(cast(&node, &root, &vote, json!("no")).await.status(), 201);
+    // eve's application is voted down.
+    let eve_vote = json_ok(apply(&node, &eve, "").await, 201).await["proposal_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        cast(&node, &bea, &eve_vote, json!("no")).await.status(),
+        201
+    );
+    assert_eq!(
+        cast(&node, &cai, &eve_vote, json!("no")).await.status(),
+        201
+    );
+
+    // At close (time travel, then a read), dan is admitted with his share booked, eve is not.
+    end_window(&node, &vote).await;
+    end_window(&node, &eve_vote).await;
+    let closed = json_ok(
+        node.get(&format!("/api/v1/proposals/{vote}"), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(closed["result"]["adopted"], "yes");
+    let dan_now = json_ok(node.get("/api/v1/membership", Some(&dan.token)).await, 200).await;
+    assert_eq!(dan_now["status"], "active");
+    assert_eq!(dan_now["role"], "member");
+    assert_eq!(dan_now["decided_by"], format!("vote:{vote}"));
+    let books = ledger::trial_balance(&node.ctx).await.unwrap();
+    assert_eq!(net_credit(&books, "equity:member_shares:dan"), 2000);
+    let eve_now = json_ok(node.get("/api/v1/membership", Some(&eve.token)).await, 200).await;
+    assert_eq!(eve_now["status"], "rejected");
+    assert_eq!(net_credit(&books, "equity:member_shares:eve"), 0);
+
+    // The governance log tells the story, naming no voter.
+    let log = json_ok(
+        node.get("/api/v1/governance/log?per_page=100", Some(&dan.token))
+            .await,
+        200,
+    )
+    .await;
+    let kinds: Vec<String> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["kind"].as_str().unwrap(),
+                e["actor"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in [
+        "member_applied dan".to_string(),
+        format!("member_admitted vote:{vote}"),
+        format!("member_rejected vote:{eve_vote}"),
+        "proposal_closed system".to_string(),
+    ] {
+        assert!(kinds.contains(&expected), "{expected} in {kinds:?}");
+    }
+    assert!(
+        log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "vote_cast")
+            .all(|e| e["actor"] == "system" && e["detail"] == "a vote was cast")
+    );
+}

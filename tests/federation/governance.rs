@@ -20,7 +20,12 @@ async fn propose(node: &TestNode, who: &Member, body: Value) -> reqwest::Respons
         .await
 }
 
-async fn cast(node: &TestNode, who: &Member, id: &str, option: Value) -> reqwest::Response {
+pub(crate) async fn cast(
+    node: &TestNode,
+    who: &Member,
+    id: &str,
+    option: Value,
+) -> reqwest::Response {
     node.post_json(
         &format!("/api/v1/proposals/{id}/votes"),
         Some(&who.token),
@@ -39,7 +44,7 @@ async fn check(node: &TestNode, who: &Member, id: &str, receipt: &str) -> reqwes
 }
 
 /// Time travel: the proposal's window ended a second ago.
-async fn end_window(node: &TestNode, id: &str) {
+pub(crate) async fn end_window(node: &TestNode, id: &str) {
     let past = chrono::Utc::now() - chrono::Duration::seconds(1);
     proposal::Entity::update_many()
         .col_expr(

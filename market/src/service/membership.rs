@@ -28,6 +28,7 @@ use crate::{
     db,
     entities::{listing, membership, order, shop, user},
     service::{
+        governance::{self, Announce},
         ledger, listings,
         shops::{self, Authority},
     },
@@ -175,8 +176,14 @@ pub async fn status(ctx: &Context, user: &user::Model) -> Result<MembershipView>
 
 /// Apply to join. 409 for a member or a pending application; 422 for a statement over 2 000
 /// characters. With admission by vote, the admission vote is opened in the same transaction
-/// (its id is in the answer).
-pub async fn apply(ctx: &Context, user: &user::Model, statement: &str) -> Result<MembershipView> {
+/// (its id is in the answer; `announce` builds its `Question`); the deliveries queued for it
+/// are returned for the caller to dispatch.
+pub async fn apply(
+    ctx: &Context,
+    user: &user::Model,
+    statement: &str,
+    announce: Announce<'_>,
+) -> Result<(MembershipView, Vec<i32>)> {
     let statement = statement.trim();
     if statement.chars().count() > 2_000 {
         return Err(Error::invalid(
@@ -220,26 +227,90 @@ pub async fn apply(ctx: &Context, user: &user::Model, statement: &str) -> Result
     row.proposal_id = Set(None);
     row.left_at = Set(None);
     let mut saved = row.save(&txn).await?;
+    governance::log(
+        &txn,
+        &user.username,
+        "member_applied",
+        None,
+        &format!("{} applied to join", user.username),
+    )
+    .await?;
+    let mut deliveries = Vec::new();
     if bylaws.admission == Admission::Vote {
-        let proposal = admission_vote(&txn, ctx, &user, statement).await?;
+        let (proposal, queued) = admission_vote(&txn, ctx, &user, statement, now, announce).await?;
         saved.proposal_id = Set(Some(proposal));
         saved = saved.save(&txn).await?;
+        deliveries = queued;
     }
     let saved: membership::Model = saved.try_into()?;
     txn.commit().await?;
-    Ok(view(&user, Some(&saved), ctx))
+    Ok((view(&user, Some(&saved), ctx), deliveries))
 }
 
-/// Open the admission vote for an applicant; returns the proposal id.
+/// Open the admission vote for an applicant (yes/no, the bylaws' quorum and threshold, open
+/// `admission_vote_hours`); returns the proposal id and the deliveries of its `Question`.
 async fn admission_vote(
-    _txn: &DatabaseTransaction,
-    _ctx: &Context,
-    _user: &user::Model,
-    _statement: &str,
-) -> Result<String> {
-    Err(Error::Conflict(
-        "admission by vote needs the governance module".into(),
-    ))
+    txn: &DatabaseTransaction,
+    ctx: &Context,
+    user: &user::Model,
+    statement: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    announce: Announce<'_>,
+) -> Result<(String, Vec<i32>)> {
+    let bylaws = &ctx.instance.bylaws;
+    let body = if statement.is_empty() {
+        format!("{} applied to join the co-op.", user.username)
+    } else {
+        let quoted: Vec<String> = statement.lines().map(|l| format!("> {l}")).collect();
+        format!(
+            "{} applied to join the co-op:\n\n{}",
+            user.username,
+            quoted.join("\n")
+        )
+    };
+    let draft = governance::Draft {
+        kind: governance::KIND_ADMISSION.into(),
+        subject: Some(user.username.clone()),
+        title: format!("Admit {} as a member?", user.username),
+        body,
+        options: vec!["yes".into(), "no".into()],
+        quorum_bp: bylaws.quorum_bp,
+        threshold_bp: bylaws.threshold_bp,
+        closes_at: now + chrono::Duration::hours(i64::from(bylaws.admission_vote_hours)),
+    };
+    let (proposal, deliveries) =
+        governance::open_in(txn, ctx, draft, governance::log::SYSTEM, announce).await?;
+    Ok((proposal.id, deliveries))
+}
+
+/// Act on a closed admission vote (inside its closing transaction): admit the applicant if
+/// `yes` was adopted, turn them down otherwise. An applicant who withdrew or was decided
+/// otherwise meanwhile is left alone.
+pub async fn settle_admission(
+    txn: &DatabaseTransaction,
+    ctx: &Context,
+    proposal: &crate::entities::proposal::Model,
+    results: &governance::tally::Results,
+) -> Result<()> {
+    let Some(username) = proposal.subject.as_deref() else {
+        return Ok(());
+    };
+    let Ok(user) = user_by_name(txn, username).await else {
+        return Ok(());
+    };
+    let pending = row_of(txn, user.id).await?.is_some_and(|m| {
+        m.status == membership::STATUS_APPLIED && m.proposal_id.as_deref() == Some(&proposal.id)
+    });
+    if !pending {
+        return Ok(());
+    }
+    let by = format!("vote:{}", proposal.id);
+    if results.adopted.as_deref() == Some("yes") {
+        admit(txn, ctx, &user, &by).await?;
+    } else {
+        reject(txn, &user, &by).await?;
+    }
+    Ok(())
 }
 
 /// Admit an applicant inside `txn`: role `member`, share booked, status `active`.
@@ -264,6 +335,14 @@ pub async fn admit(
     let mut account: user::ActiveModel = user.clone().into();
     account.role = Set(user::ROLE_MEMBER.into());
     account.update(txn).await?;
+    governance::log(
+        txn,
+        decided_by,
+        "member_admitted",
+        row.proposal_id.as_deref(),
+        &format!("{} admitted; share booked", user.username),
+    )
+    .await?;
     let mut row: membership::ActiveModel = row.into();
     row.status = Set(membership::STATUS_ACTIVE.into());
     row.share_minor = Set(share);
@@ -284,6 +363,14 @@ pub async fn reject(
         .filter(|m| m.status == membership::STATUS_APPLIED)
         .ok_or_else(|| Error::Conflict(format!("{} has no pending application", user.username)))?;
     let now = db::now(txn).await?;
+    governance::log(
+        txn,
+        decided_by,
+        "member_rejected",
+        row.proposal_id.as_deref(),
+        &format!("{}'s application turned down", user.username),
+    )
+    .await?;
     let mut row: membership::ActiveModel = row.into();
     row.status = Set(membership::STATUS_REJECTED.into());
     row.decided_at = Set(Some(now));
@@ -540,6 +627,26 @@ pub async fn leave(
             .await?
         }
     };
+    let actor = match who {
+        Authority::User(actor) => actor.username.clone(),
+        Authority::Operator => "operator".to_string(),
+    };
+    governance::log(
+        &txn,
+        &actor,
+        "member_left",
+        None,
+        &format!(
+            "{} left the co-op{}",
+            leaver.username,
+            match &heir {
+                Some(h) => format!("; shops handed to {}", h.username),
+                None if owned.is_empty() => String::new(),
+                None => "; shops closed".to_string(),
+            }
+        ),
+    )
+    .await?;
     let mut account: user::ActiveModel = leaver.clone().into();
     account.role = Set(user::ROLE_BUYER.into());
     let leaver = account.update(&txn).await?;

@@ -371,6 +371,34 @@ pub async fn close(
             closing_entry,
         });
     }
+    let summary: Vec<String> = results
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: surplus {}, reserve {}, dividends {} to {} member(s)",
+                r.currency,
+                money(r.surplus_minor, &r.currency),
+                money(r.reserve_minor, &r.currency),
+                money(r.dividends_minor, &r.currency),
+                r.dividends.len()
+            )
+        })
+        .collect();
+    crate::service::governance::log(
+        &txn,
+        closed_by,
+        "period_closed",
+        None,
+        &format!(
+            "period {label} closed; {}",
+            if summary.is_empty() {
+                "nothing was booked in it".to_string()
+            } else {
+                summary.join("; ")
+            }
+        ),
+    )
+    .await?;
     txn.commit().await?;
     Ok(period_view(&period, results))
 }

@@ -60,7 +60,10 @@ pub async fn apply(
     auth: AuthUser,
     ApiJson(body): ApiJson<Application>,
 ) -> Result<(StatusCode, Json<MembershipView>), ApiError> {
-    let view = membership::apply(&state.ctx, &auth.user, &body.statement).await?;
+    let data = state.federation.to_request_data();
+    let view = federation::governance::apply_for_membership(&data, &auth.user, &body.statement)
+        .await
+        .map_err(super::admin::federation_error)?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 

@@ -83,7 +83,11 @@ async fn apply(
     if let Err(refused) = check_csrf(&user, &form.csrf) {
         return refused;
     }
-    match membership::apply(&state.ctx, &user.user, &form.statement).await {
+    let data = state.federation.to_request_data();
+    let applied = federation::governance::apply_for_membership(&data, &user.user, &form.statement)
+        .await
+        .map_err(federation::Error::into_market);
+    match applied {
         Ok(_) => Redirect::to("/coop/membership").into_response(),
         Err(e) => PageError::new(&state, e)
             .nav(Nav::session(&user))

@@ -62,6 +62,9 @@ use crate::{
 
 /// A general proposal: its result is published, nothing else happens.
 pub const KIND_GENERAL: &str = "general";
+/// An admission vote: its `subject` (a username) is admitted if `yes` is adopted, turned down
+/// otherwise (`membership::settle_admission`).
+pub const KIND_ADMISSION: &str = "admission";
 
 /// The shortest voting window.
 const MIN_WINDOW: chrono::Duration = chrono::Duration::minutes(1);
@@ -698,7 +701,10 @@ pub async fn close(ctx: &Context, id: &str, announce: Announce<'_>) -> Result<Op
     match row.kind.as_str() {
         // A general proposal's result is published; nothing else happens.
         KIND_GENERAL => {}
-        // Kinds added later (`admission`) act here, in this transaction.
+        // An admission vote admits or turns down its applicant, in this transaction.
+        KIND_ADMISSION => {
+            crate::service::membership::settle_admission(&txn, ctx, &row, &results).await?;
+        }
         other => {
             tracing::warn!(kind = other, id = %row.id, "a proposal of a kind nothing acts on closed")
         }
