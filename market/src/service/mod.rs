@@ -14,6 +14,7 @@ pub mod orders;
 pub mod outbox;
 pub mod peers;
 pub mod shops;
+pub mod transparency;
 
 /// A page of results plus what is needed to fetch the next one.
 #[derive(Debug, Clone, serde::Serialize)]
