@@ -33,6 +33,7 @@ mod notifications;
 mod order;
 mod orders;
 mod selling;
+mod transparency;
 
 pub use error::not_found;
 use error::{PageError, render};
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .merge(order::routes())
         .merge(selling::routes())
         .merge(notifications::routes())
+        .merge(transparency::routes())
         .route("/", get(home))
         .route("/shops/{handle}", get(shop_page))
         .route("/listings/{id}", get(listing_page))

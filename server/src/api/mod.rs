@@ -8,6 +8,7 @@ mod error;
 mod listings;
 mod orders;
 mod shops;
+mod transparency;
 
 use axum::{
     Router,
@@ -42,6 +43,7 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/shops/{handle}/orders", get(orders::for_shop))
         .route("/notifications", get(orders::notifications))
         .route("/notifications/read", post(orders::read))
+        .route("/transparency", get(transparency::report))
         .route("/catalog", get(catalog::search))
         .route("/catalog/{id}", get(catalog::show))
         .route("/shops", post(shops::create).get(shops::list))

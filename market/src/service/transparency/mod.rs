@@ -22,7 +22,7 @@ use crate::{
     Context, Result,
     entities::{fiscal_period, ledger_entry, ledger_line, order},
 };
-pub use figures::{Allocation, Comparison, CurrencyReport, FeeCost, Figure, Shares, Trace};
+pub use figures::{Allocation, Comparison, CurrencyReport, FeeCost, Figure, Shares, Trace, amount};
 
 /// The label of the open period in URLs and JSON.
 pub const OPEN: &str = "current";
