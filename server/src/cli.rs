@@ -61,6 +61,69 @@ pub enum Command {
     /// The co-op's double-entry ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Membership of the co-op: applications, members, leaving.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Fiscal periods: closing one allocates its surplus (reserve, patronage dividends).
+    #[command(subcommand)]
+    Period(PeriodCommand),
+}
+
+/// `tianguis member …`
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Memberships: username, status, role, share, since.
+    List {
+        /// Only this status: applied, active, rejected or left.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Admit an applicant (when the bylaws let admins decide); books their share.
+    Approve {
+        /// The applicant's username.
+        username: String,
+    },
+    /// Turn an application down.
+    Reject {
+        /// The applicant's username.
+        username: String,
+    },
+    /// Remove a member: their shops are closed (or transferred), their share refunded per
+    /// the bylaws, and their account stays as a buyer.
+    Remove {
+        /// The member's username.
+        username: String,
+        /// Hand their shops to this member instead of closing them.
+        #[arg(long)]
+        transfer_to: Option<String>,
+    },
+}
+
+/// `tianguis period …`
+#[derive(Debug, Subcommand)]
+pub enum PeriodCommand {
+    /// Close a fiscal period: compute its surplus and allocate it per the bylaws.
+    Close {
+        /// Its label, such as 2026-Q4.
+        label: String,
+        /// Its end (RFC 3339); default now. It starts where the last closed period ended.
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Closed periods with their surplus and allocation.
+    List,
+    /// One closed period, with every member's dividend.
+    Show {
+        /// The period's label.
+        label: String,
+    },
+    /// A member's statement for a closed period.
+    Statement {
+        /// The period's label.
+        label: String,
+        /// The member.
+        username: String,
+    },
 }
 
 /// `tianguis ledger …`
@@ -70,6 +133,20 @@ pub enum LedgerCommand {
     Balance,
     /// Every ledger line as CSV on standard output.
     Export,
+    /// Pay out what the co-op owes (a seller's share, a member's dividends) from its cash.
+    Pay {
+        /// The liability, such as liabilities:seller_payable:pottery.
+        account: String,
+        /// The amount, as "58.42".
+        #[arg(long)]
+        amount: String,
+        /// Its currency (ISO 4217).
+        #[arg(long)]
+        currency: String,
+        /// A note (bank reference).
+        #[arg(long, default_value = "")]
+        memo: String,
+    },
     /// Record an operating cost paid from the co-op's cash.
     Cost {
         /// The amount, as "12.00".
@@ -368,7 +445,155 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Peer(cmd) => peer(&config, cmd).await,
         Command::Order(cmd) => order(&admin_context(&config).await?, cmd).await,
         Command::Ledger(cmd) => ledger(&admin_context(&config).await?, cmd).await,
+        Command::Member(cmd) => member(&admin_context(&config).await?, cmd).await,
+        Command::Period(cmd) => period(&admin_context(&config).await?, cmd).await,
     }
+}
+
+async fn member(ctx: &Context, cmd: MemberCommand) -> anyhow::Result<()> {
+    use market::service::membership::{self, Decider, Shops};
+    match cmd {
+        MemberCommand::List { status } => {
+            for m in membership::list_with_status(ctx, status.as_deref()).await? {
+                println!(
+                    "{}\t{}\t{}\tshare {} {}\tsince {}",
+                    m.username,
+                    m.status,
+                    m.role,
+                    m.share,
+                    m.currency,
+                    m.decided_at.unwrap_or(m.applied_at).format("%Y-%m-%d")
+                );
+            }
+        }
+        MemberCommand::Approve { ref username } | MemberCommand::Reject { ref username } => {
+            let approve = matches!(cmd, MemberCommand::Approve { .. });
+            let m = membership::decide(ctx, Decider::Operator, username, approve).await?;
+            println!("{} is now {} ({})", m.username, m.status, m.role);
+        }
+        MemberCommand::Remove {
+            username,
+            transfer_to,
+        } => {
+            let shops = match transfer_to {
+                Some(to) => Shops::TransferTo(to),
+                None => Shops::Close,
+            };
+            let gone = membership::leave(
+                ctx,
+                market::service::shops::Authority::Operator,
+                &username,
+                shops,
+            )
+            .await?;
+            println!("{} has left the co-op", gone.membership.username);
+            for handle in &gone.closed_shops {
+                println!("closed shop {handle} (its listings withdrawn)");
+            }
+            if let Some(to) = &gone.transferred_to {
+                for handle in &gone.transferred_shops {
+                    println!("shop {handle} now belongs to {to}");
+                }
+            }
+            if let Some(refund) = &gone.refunded {
+                println!("share refunded: {refund} {}", gone.membership.currency);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_period(p: &market::service::periods::PeriodView, with_members: bool) {
+    use market::types::Money;
+    println!(
+        "{}\t{} .. {}\tclosed {} by {}\treserve {}% patronage {}% by {}",
+        p.label,
+        p.starts_at.to_rfc3339(),
+        p.ends_at.to_rfc3339(),
+        p.closed_at.format("%Y-%m-%d %H:%M"),
+        p.closed_by,
+        p.reserve_percent,
+        p.patronage_percent,
+        p.patronage_measure
+    );
+    for r in &p.results {
+        let m = |minor: i64| Money::display_minor(minor, &r.currency);
+        println!(
+            "  {}: revenue {} - expenses {} = surplus {}; reserve {}, dividends {} to {} member(s)",
+            r.currency,
+            m(r.revenue_minor),
+            m(r.expenses_minor),
+            m(r.surplus_minor),
+            m(r.reserve_minor),
+            m(r.dividends_minor),
+            r.dividends.len()
+        );
+        if with_members {
+            for d in &r.dividends {
+                println!(
+                    "    {}\tpatronage {}\tdividend {}",
+                    d.username,
+                    d.patronage,
+                    m(d.dividend_minor)
+                );
+            }
+        }
+    }
+}
+
+async fn period(ctx: &Context, cmd: PeriodCommand) -> anyhow::Result<()> {
+    use market::service::periods;
+    match cmd {
+        PeriodCommand::Close { label, until } => {
+            let until = until
+                .map(|u| {
+                    chrono::DateTime::parse_from_rfc3339(&u)
+                        .map(|t| t.with_timezone(&chrono::Utc))
+                        .map_err(|_| {
+                            market::Error::invalid(
+                                "until",
+                                "an RFC 3339 time such as 2026-12-31T23:59:59Z",
+                            )
+                        })
+                })
+                .transpose()?;
+            let p = periods::close(ctx, "operator", &label, until).await?;
+            print_period(&p, true);
+        }
+        PeriodCommand::List => {
+            for p in periods::list(ctx).await? {
+                print_period(&p, false);
+            }
+        }
+        PeriodCommand::Show { label } => print_period(&periods::get(ctx, &label).await?, true),
+        PeriodCommand::Statement { label, username } => {
+            let s = periods::statement(ctx, &label, &username).await?;
+            println!(
+                "statement of {} for {} ({} .. {}), patronage by {}",
+                s.username,
+                s.period,
+                s.starts_at.to_rfc3339(),
+                s.ends_at.to_rfc3339(),
+                s.patronage_measure
+            );
+            for l in &s.lines {
+                println!(
+                    "  {}: {} order(s), sales {}, commission {}, owed to you {}; patronage {} of {}; dividend {} (of {}; surplus {})",
+                    l.currency,
+                    l.orders,
+                    l.sales,
+                    l.commission,
+                    l.seller_payable,
+                    l.patronage,
+                    l.total_patronage,
+                    l.dividend,
+                    l.dividends_total,
+                    l.surplus
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn peer(config: &Config, cmd: PeerCommand) -> anyhow::Result<()> {
@@ -822,6 +1047,25 @@ async fn ledger(ctx: &Context, cmd: LedgerCommand) -> anyhow::Result<()> {
             }
         }
         LedgerCommand::Export => print!("{}", ledger::export_csv(ctx).await?),
+        LedgerCommand::Pay {
+            account,
+            amount,
+            currency,
+            memo,
+        } => {
+            let currency = market::types::Currency::parse(&currency)?;
+            let amount = market::types::Money::parse(&amount, currency).map_err(|e| match e {
+                market::Error::Invalid { reason, .. } => market::Error::invalid("amount", reason),
+                other => other,
+            })?;
+            let entry = ledger::pay_out(ctx, &account, amount, &memo).await?;
+            println!(
+                "booked entry {}: paid {} {} to {account}",
+                entry.id,
+                amount.amount_string(),
+                entry.currency
+            );
+        }
         LedgerCommand::Cost {
             amount,
             currency,

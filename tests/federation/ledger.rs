@@ -108,8 +108,21 @@ async fn the_books_balance_after_a_random_run_of_orders_cancellations_and_refund
     );
     assert_eq!(eur(&balances, "expenses:payment_costs").debit, payment);
     assert_eq!(eur(&balances, "expenses:operating").debit, 1200);
+    // Each founding member paid their 20.00 share into the co-op's cash.
+    let shares: Vec<i64> = balances
+        .iter()
+        .filter(|((c, a), _)| c == "EUR" && a.starts_with("equity:member_shares:"))
+        .map(|(_, b)| b.credit - b.debit)
+        .collect();
+    assert!(
+        !shares.is_empty() && shares.iter().all(|s| *s == 2000),
+        "{shares:?}"
+    );
     let cash = eur(&balances, "assets:cash");
-    assert_eq!(cash.debit - cash.credit, collected - payment - 1200);
+    assert_eq!(
+        cash.debit - cash.credit,
+        collected - payment - 1200 + shares.iter().sum::<i64>()
+    );
     // The seller's inbox agrees: completed orders are the booked ones.
     let done = seller_orders(&node, &bea)
         .await
@@ -125,7 +138,8 @@ async fn the_books_balance_after_a_random_run_of_orders_cancellations_and_refund
         csv.lines().next().unwrap(),
         "entry,booked_at,kind,order,currency,account,debit,credit,memo"
     );
-    let lines_expected = completed * 5 + 2;
+    // Five lines a sale, two for the cost, two for each member share.
+    let lines_expected = completed * 5 + 2 + shares.len() * 2;
     assert_eq!(rows.len(), lines_expected);
     let sum = |column: usize| -> i64 {
         rows.iter()

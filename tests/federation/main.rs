@@ -5,6 +5,7 @@
 
 mod catalog;
 mod conformance;
+mod coop;
 mod delivery;
 mod delivery_hosts;
 mod domains;

@@ -15,12 +15,31 @@ use crate::{
     types::{Password, Username},
 };
 
-/// Create an account. Fails with 409 if the username is taken.
+/// Create a founding member's account (an admin if `admin`): a member of the co-op from the
+/// start, with their share booked (`membership::found`). Fails with 409 if the username is
+/// taken.
 pub async fn create_user(
     ctx: &Context,
     username: &Username,
     password: &Password,
     admin: bool,
+) -> Result<user::Model> {
+    let role = if admin {
+        user::ROLE_ADMIN
+    } else {
+        user::ROLE_MEMBER
+    };
+    create_account(ctx, username, password, role, None).await
+}
+
+/// Insert an account with `role`; members and admins are recorded as founders in the same
+/// transaction.
+async fn create_account(
+    ctx: &Context,
+    username: &Username,
+    password: &Password,
+    role: &str,
+    email: Option<String>,
 ) -> Result<user::Model> {
     if find_user(ctx, username.as_str()).await?.is_some() {
         return Err(Error::Conflict(format!(
@@ -33,22 +52,24 @@ pub async fn create_user(
     let row = user::ActiveModel {
         username: Set(username.as_str().to_string()),
         password_hash: Set(hash),
-        role: Set(if admin {
-            user::ROLE_ADMIN
-        } else {
-            user::ROLE_MEMBER
-        }
-        .to_string()),
-        email: Set(None),
+        role: Set(role.to_string()),
+        email: Set(email),
         created_at: Set(chrono::Utc::now()),
         ..Default::default()
     };
-    row.insert(&ctx.db)
+    let txn = crate::db::begin_write(&ctx.db).await?;
+    let user = row
+        .insert(&txn)
         .await
-        .map_err(|e| unique_to_conflict(e, "username is taken"))
+        .map_err(|e| unique_to_conflict(e, "username is taken"))?;
+    if user.is_member() {
+        crate::service::membership::found(&txn, ctx, &user).await?;
+    }
+    txn.commit().await?;
+    Ok(user)
 }
 
-/// Anyone registers as a buyer: a username, a password and, if they like, an email address.
+/// Anyone registers as a buyer (who may then apply to join the co-op): a username, a password and, if they like, an email address.
 /// Fails with 409 if the username is taken, 422 for a malformed email.
 pub async fn register_buyer(
     ctx: &Context,
@@ -57,11 +78,7 @@ pub async fn register_buyer(
     email: Option<&str>,
 ) -> Result<user::Model> {
     let email = email.map(parse_email).transpose()?;
-    let user = create_user(ctx, username, password, false).await?;
-    let mut row: user::ActiveModel = user.into();
-    row.role = Set(user::ROLE_BUYER.to_string());
-    row.email = Set(email);
-    Ok(row.update(&ctx.db).await?)
+    create_account(ctx, username, password, user::ROLE_BUYER, email).await
 }
 
 /// An email address as given at registration: trimmed, at most 254 characters, one `@` with

@@ -104,7 +104,19 @@ fn balanced(lines: Vec<Line>) -> Result<Vec<Line>> {
     Ok(lines)
 }
 
-/// Write one balanced entry inside `txn`.
+/// Serialise ledger writes: on PostgreSQL an advisory lock held until `txn` ends (SQLite's
+/// write transactions are already one at a time). Closing a period takes it before reading the
+/// period's entries, so no entry can be booked into a period while it is being closed.
+pub async fn lock(txn: &DatabaseTransaction) -> Result<()> {
+    use sea_orm::ConnectionTrait;
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7372002)")
+            .await?;
+    }
+    Ok(())
+}
+
+/// Write one balanced entry inside `txn` (taking the ledger lock).
 pub async fn post(
     txn: &DatabaseTransaction,
     kind: &str,
@@ -114,6 +126,7 @@ pub async fn post(
     lines: Vec<Line>,
 ) -> Result<ledger_entry::Model> {
     let lines = balanced(lines)?;
+    lock(txn).await?;
     let entry = ledger_entry::ActiveModel {
         kind: Set(kind.into()),
         order_id: Set(order_id.map(str::to_string)),
@@ -201,6 +214,83 @@ pub async fn record_cost(ctx: &Context, amount: Money, memo: &str) -> Result<led
     .await?;
     txn.commit().await?;
     Ok(entry)
+}
+
+/// Pay out what the co-op owes from its cash: a seller's share of their sales
+/// (`liabilities:seller_payable:{shop}`) or a member's dividends
+/// (`liabilities:dividends_payable:{member}`). Debits the liability, credits cash. 422 for an
+/// account that is not a liability or an amount of zero; 409 for more than is owed.
+pub async fn pay_out(
+    ctx: &Context,
+    account: &str,
+    amount: Money,
+    memo: &str,
+) -> Result<ledger_entry::Model> {
+    let account = account.trim();
+    if !account.starts_with("liabilities:") || account.len() > 200 {
+        return Err(Error::invalid(
+            "account",
+            "a liabilities: account, such as liabilities:seller_payable:pottery",
+        ));
+    }
+    if amount.minor() == 0 {
+        return Err(Error::invalid("amount", "must be above zero"));
+    }
+    let memo = memo.trim();
+    if memo.chars().count() > 500 {
+        return Err(Error::invalid("memo", "at most 500 characters"));
+    }
+    let currency = amount.currency().code();
+    let txn = db::begin_write(&ctx.db).await?;
+    lock(&txn).await?;
+    let owed = owed_on(&txn, account, currency).await?;
+    if amount.minor() > owed {
+        return Err(Error::Conflict(format!(
+            "{account} is owed {} {currency}; cannot pay out {}",
+            Money::display_minor(owed, currency),
+            amount.amount_string()
+        )));
+    }
+    let memo = if memo.is_empty() {
+        format!("paid out to {account}")
+    } else {
+        memo.to_string()
+    };
+    let entry = post(
+        &txn,
+        "payout",
+        None,
+        currency,
+        &memo,
+        vec![dr(account, amount.minor()), cr(CASH, amount.minor())],
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(entry)
+}
+
+/// Credits minus debits of `account` in `currency`: what a liability still owes.
+async fn owed_on(txn: &DatabaseTransaction, account: &str, currency: &str) -> Result<i64> {
+    let ids: Vec<i32> = ledger_entry::Entity::find()
+        .filter(ledger_entry::Column::Currency.eq(currency))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let mut ids = ids;
+    ids.sort_unstable();
+    let mut owed = 0;
+    for line in ledger_line::Entity::find()
+        .filter(ledger_line::Column::Account.eq(account))
+        .all(txn)
+        .await?
+    {
+        if ids.binary_search(&line.entry_id).is_ok() {
+            owed += line.credit_minor - line.debit_minor;
+        }
+    }
+    Ok(owed)
 }
 
 /// An account's totals in one currency.

@@ -10,9 +10,11 @@ pub mod images;
 pub mod instance;
 pub mod ledger;
 pub mod listings;
+pub mod membership;
 pub mod orders;
 pub mod outbox;
 pub mod peers;
+pub mod periods;
 pub mod shops;
 pub mod transparency;
 

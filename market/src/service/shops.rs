@@ -244,11 +244,13 @@ pub enum Authority<'a> {
     Operator,
 }
 
-/// 403 unless the authority owns `shop`, is an admin, or is the operator.
+/// 403 unless the authority is a member who owns `shop`, an admin, or the operator.
 pub fn ensure_can_manage(who: Authority<'_>, shop: &shop::Model) -> Result<()> {
     match who {
         Authority::Operator => Ok(()),
-        Authority::User(user) if user.id == shop.owner_id || user.is_admin() => Ok(()),
+        Authority::User(user) if user.is_admin() => Ok(()),
+        // A former member keeps their account but not their shops' management.
+        Authority::User(user) if user.id == shop.owner_id && user.is_member() => Ok(()),
         Authority::User(_) => Err(Error::Forbidden(format!(
             "you do not run the shop {}",
             shop.handle

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod catalog;
+mod coop;
 mod error;
 mod listings;
 mod orders;
@@ -31,6 +32,21 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/admin/peers", get(admin::peers).post(admin::add_peer))
         .route("/admin/peers/{domain}", delete(admin::remove_peer))
         .route("/admin/peers/{domain}/approve", post(admin::approve_peer))
+        .route("/membership", get(coop::mine).post(coop::apply))
+        .route("/membership/leave", post(coop::leave))
+        .route("/members", get(coop::members))
+        .route("/admin/applications", get(coop::applications))
+        .route(
+            "/admin/applications/{username}/approve",
+            post(coop::approve),
+        )
+        .route("/admin/applications/{username}/reject", post(coop::reject))
+        .route("/admin/members/{username}/remove", post(coop::remove))
+        .route("/admin/periods", post(coop::close_period))
+        .route("/admin/ledger.csv", get(coop::ledger_csv))
+        .route("/periods", get(coop::list_periods))
+        .route("/periods/{label}", get(coop::show_period))
+        .route("/periods/{label}/statement", get(coop::statement))
         .route("/accounts", post(auth::register))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
