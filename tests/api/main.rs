@@ -16,5 +16,6 @@ mod search;
 mod sessions;
 mod shops;
 mod support;
+mod transparency;
 mod uploads;
 mod validation;
