@@ -73,6 +73,15 @@ pub enum Command {
     /// The governance audit log.
     #[command(subcommand)]
     Governance(GovernanceCommand),
+    /// The transparency report (the figures of /transparency), per period.
+    Report {
+        /// Only this period (`current` for the open one).
+        #[arg(long)]
+        period: Option<String>,
+        /// Print the report as JSON (as `GET /api/v1/transparency`).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `tianguis member …`
@@ -486,6 +495,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Proposal(cmd) => proposal(&config, cmd).await,
         Command::Governance(GovernanceCommand::Log { page }) => {
             governance_log(&admin_context(&config).await?, page).await
+        }
+        Command::Report { period, json } => {
+            let schedules = config.report.load_fee_schedules()?;
+            report(&admin_context(&config).await?, &schedules, period, json).await
         }
     }
 }
@@ -1164,6 +1177,86 @@ async fn listing(ctx: &Context, cmd: ListingCommand) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+async fn report(
+    ctx: &Context,
+    schedules: &market::service::transparency::fees::FeeSchedules,
+    period: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use market::service::transparency::{self, Allocation};
+    let mut report = transparency::report(ctx, schedules).await?;
+    if let Some(label) = &period {
+        report.periods.retain(|p| &p.label == label);
+        if report.periods.is_empty() {
+            anyhow::bail!("no period labelled {label:?} (the open one is \"current\")");
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    for p in &report.periods {
+        let state = if p.open { "open" } else { "closed" };
+        println!(
+            "period {} ({state}, to {})",
+            p.label,
+            p.ends_at.to_rfc3339()
+        );
+        if p.currencies.is_empty() {
+            println!("  no sales yet");
+        }
+        for c in &p.currencies {
+            let cur = &c.currency;
+            let take = c
+                .take_rate_percent
+                .map(|r| format!("{r} %"))
+                .unwrap_or_else(|| "-".into());
+            println!(
+                "  {cur}: {} sales, {} items, take rate {take}",
+                c.sales, c.items_sold
+            );
+            for (name, f) in [
+                ("sales", &c.sales_total),
+                ("commission", &c.commission),
+                ("to sellers", &c.to_sellers),
+                ("payment costs", &c.payment_costs),
+                ("operating costs", &c.operating_costs),
+                ("surplus", &c.surplus),
+            ] {
+                println!(
+                    "    {name:<16}{:>12} {cur}  ({}; {} entries)",
+                    f.amount,
+                    f.trace.rule,
+                    f.trace.entry_ids.len()
+                );
+            }
+            match &c.allocation {
+                Allocation::Allocated(s) => println!(
+                    "    allocated: reserve {} {cur}, dividends {} {cur} to {} members",
+                    s.reserve.amount, s.dividends.amount, s.members_paid
+                ),
+                Allocation::NotYetAllocated => println!("    not allocated yet (period open)"),
+            }
+            for cmp in &c.comparison {
+                match &cmp.unavailable {
+                    Some(why) => println!("    {}: not priced ({why})", cmp.name),
+                    None => println!(
+                        "    {}: {} {cur} ({} % of sales), {} {cur} more than here",
+                        cmp.name,
+                        cmp.total,
+                        cmp.percent_of_sales
+                            .map(|p| p.to_string())
+                            .unwrap_or_default(),
+                        cmp.difference
+                    ),
+                }
+            }
+        }
+    }
+    println!("fee schedules: {}", report.fee_schedules);
     Ok(())
 }
 

@@ -31,6 +31,8 @@ pub struct Config {
     pub orders: OrdersConfig,
     /// `[coop]`
     pub coop: CoopConfig,
+    /// `[report]`
+    pub report: ReportConfig,
     /// `[log]`
     pub log: LogConfig,
 }
@@ -289,6 +291,54 @@ impl CoopConfig {
     }
 }
 
+/// `[report]`: the public transparency report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportConfig {
+    /// The fee schedules of other platforms the report compares the co-op with (see the file's
+    /// header for its format). When it is the default path and missing, the copy built into the
+    /// binary is used (and a warning logged); any other missing path is an error.
+    pub fee_schedules: PathBuf,
+}
+
+/// The default `[report] fee_schedules`: the file shipped in the repository.
+pub const DEFAULT_FEE_SCHEDULES: &str = "fees/fee-schedules.toml";
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            fee_schedules: PathBuf::from(DEFAULT_FEE_SCHEDULES),
+        }
+    }
+}
+
+impl ReportConfig {
+    /// Read and check the fee schedules file (see [`ReportConfig::fee_schedules`]).
+    pub fn load_fee_schedules(
+        &self,
+    ) -> anyhow::Result<market::service::transparency::fees::FeeSchedules> {
+        use market::service::transparency::fees::FeeSchedules;
+        let path = &self.fee_schedules;
+        if !path.is_file() {
+            if path == Path::new(DEFAULT_FEE_SCHEDULES) {
+                tracing::warn!(
+                    path = %path.display(),
+                    "fee schedules file not found: using the copy built into this binary"
+                );
+                return Ok(FeeSchedules::shipped()?);
+            }
+            anyhow::bail!(
+                "report.fee_schedules: the file {} does not exist",
+                path.display()
+            );
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("report.fee_schedules: reading {}: {e}", path.display())
+        })?;
+        Ok(FeeSchedules::parse(&text, &path.display().to_string())?)
+    }
+}
+
 /// `[log]`: logging.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -417,6 +467,9 @@ impl Config {
             anyhow::bail!("coop.admission_vote_hours must be between 1 and 2160");
         }
         self.coop.bylaws()?;
+        if self.report.fee_schedules.as_os_str().is_empty() {
+            anyhow::bail!("report.fee_schedules must name a file");
+        }
         if self.media.max_image_bytes == 0 || self.server.body_limit_bytes == 0 {
             anyhow::bail!("size limits must be above zero");
         }
@@ -468,6 +521,37 @@ mod tests {
             Some(PathBuf::from("data/tianguis.db"))
         );
         assert!(config.insecure_http());
+    }
+
+    #[test]
+    fn the_fee_schedules_file_is_read_checked_or_built_in() {
+        let shipped = ReportConfig::default().load_fee_schedules().unwrap();
+        assert!(!shipped.schedules.is_empty(), "{}", shipped.origin);
+        let dir = tempfile::tempdir().unwrap();
+        let missing = ReportConfig {
+            fee_schedules: dir.path().join("nope.toml"),
+        };
+        let err = missing.load_fee_schedules().unwrap_err().to_string();
+        assert!(
+            err.contains("report.fee_schedules") && err.contains("nope.toml"),
+            "{err}"
+        );
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(
+            &bad,
+            market::service::transparency::fees::SHIPPED
+                .replace("percent = \"6.5\"", "percent = \"six\""),
+        )
+        .unwrap();
+        let err = ReportConfig { fee_schedules: bad }
+            .load_fee_schedules()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bad.toml")
+                && err.contains("schedule \"etsy-us\", fee \"Transaction fee\": percent"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -35,6 +35,7 @@ mod order;
 mod orders;
 mod proposals;
 mod selling;
+mod transparency;
 
 pub use error::not_found;
 use error::{PageError, render};
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .merge(notifications::routes())
         .merge(membership::routes())
         .merge(proposals::routes())
+        .merge(transparency::routes())
         .route("/", get(home))
         .route("/shops/{handle}", get(shop_page))
         .route("/listings/{id}", get(listing_page))

@@ -10,7 +10,7 @@ use axum::{
     routing::get,
 };
 use federation::{FederationConfig, FederationMiddleware};
-use market::Context;
+use market::{Context, service::transparency::fees::FeeSchedules};
 use tower_http::{
     services::ServeDir,
     set_header::SetResponseHeaderLayer,
@@ -29,14 +29,22 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// ActivityPub configuration (pages answer ActivityPub clients through it).
     pub federation: FederationConfig<Context>,
+    /// Other platforms' fees, for the transparency report (`[report] fee_schedules`).
+    pub fee_schedules: Arc<FeeSchedules>,
 }
 
 /// Build the router with its layers.
-pub fn router(ctx: Context, federation: FederationConfig<Context>, config: Arc<Config>) -> Router {
+pub fn router(
+    ctx: Context,
+    federation: FederationConfig<Context>,
+    config: Arc<Config>,
+    fee_schedules: Arc<FeeSchedules>,
+) -> Router {
     let state = AppState {
         ctx: ctx.clone(),
         config: config.clone(),
         federation: federation.clone(),
+        fee_schedules,
     };
     let media = Router::new()
         .fallback_service(ServeDir::new(&ctx.instance.media_dir))

@@ -80,6 +80,7 @@ impl Application {
         config: Config,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
+        let fee_schedules = Arc::new(config.report.load_fee_schedules()?);
         let ctx = open_context(&config).await?;
         let options = federation::config::Options {
             debug: config.federation.debug,
@@ -89,7 +90,12 @@ impl Application {
             .await
             .context("setting up federation")?;
         let config = Arc::new(config);
-        let router = routes::router(ctx.clone(), federation.clone(), config.clone());
+        let router = routes::router(
+            ctx.clone(),
+            federation.clone(),
+            config.clone(),
+            fee_schedules,
+        );
         Ok(Application {
             listener,
             router,

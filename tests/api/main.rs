@@ -17,5 +17,6 @@ mod search;
 mod sessions;
 mod shops;
 mod support;
+mod transparency;
 mod uploads;
 mod validation;

@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod peers;
 pub mod periods;
 pub mod shops;
+pub mod transparency;
 
 /// A page of results plus what is needed to fetch the next one.
 #[derive(Debug, Clone, serde::Serialize)]

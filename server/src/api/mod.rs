@@ -10,6 +10,7 @@ mod governance;
 mod listings;
 mod orders;
 mod shops;
+mod transparency;
 
 use axum::{
     Router,
@@ -64,6 +65,7 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/proposals/{id}/votes", post(governance::vote))
         .route("/proposals/{id}/receipt", post(governance::check_receipt))
         .route("/governance/log", get(governance::log))
+        .route("/transparency", get(transparency::report))
         .route("/catalog", get(catalog::search))
         .route("/catalog/{id}", get(catalog::show))
         .route("/shops", post(shops::create).get(shops::list))
