@@ -1235,7 +1235,7 @@ async fn report(
             }
             match &c.allocation {
                 Allocation::Allocated(s) => println!(
-                    "    allocated: reserve {} {cur}, dividends {} {cur} to {} members",
+                    "    allocated: reserve {} {cur}, dividends {} {cur} to {} member(s)",
                     s.reserve.amount, s.dividends.amount, s.members_paid
                 ),
                 Allocation::NotYetAllocated => println!("    not allocated yet (period open)"),
@@ -1244,13 +1244,20 @@ async fn report(
                 match &cmp.unavailable {
                     Some(why) => println!("    {}: not priced ({why})", cmp.name),
                     None => println!(
-                        "    {}: {} {cur} ({} % of sales), {} {cur} more than here",
+                        "    {}: {} {cur} ({} % of sales), {}",
                         cmp.name,
                         cmp.total,
                         cmp.percent_of_sales
                             .map(|p| p.to_string())
                             .unwrap_or_default(),
-                        cmp.difference
+                        if cmp.difference_minor >= 0 {
+                            format!("{} {cur} more than here", cmp.difference)
+                        } else {
+                            format!(
+                                "{} {cur} less than here",
+                                market::types::Money::display_minor(-cmp.difference_minor, cur)
+                            )
+                        }
                     ),
                 }
             }

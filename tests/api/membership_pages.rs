@@ -97,3 +97,95 @@ async fn a_buyer_applies_and_an_admin_admits_them_through_pages() {
     .await;
     assert_eq!(refused.status(), 403);
 }
+
+#[tokio::test]
+async fn a_member_proposes_votes_and_checks_the_receipt_through_pages() {
+    use crate::order_pages::browser::{between, location};
+    let node = TestNode::spawn().await;
+    node.member("bea").await;
+    let bea = log_in(&node, "bea").await;
+    let buyer = register(&node, "ana").await;
+
+    // Only members get the form; a buyer's post is refused.
+    let (_, html) = page(&node, "/coop/proposals", Some(&bea)).await;
+    assert!(html.contains("New proposal"), "{html}");
+    let (_, html) = page(&node, "/coop/proposals", Some(&buyer)).await;
+    assert!(!html.contains("New proposal"));
+    let ana_csrf = csrf_of(&node, &buyer).await;
+    let refused = post_form(
+        &node,
+        "/coop/proposals",
+        &[("csrf", &ana_csrf), ("title", "Free mugs")],
+        Some(&buyer),
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+
+    // Without the CSRF value: refused, nothing made.
+    let forged = post_form(&node, "/coop/proposals", &[("title", "x")], Some(&bea)).await;
+    assert_eq!(forged.status(), 403);
+    let csrf = csrf_of(&node, &bea).await;
+    let bad = post_form(
+        &node,
+        "/coop/proposals",
+        &[("csrf", &csrf), ("title", "Market day"), ("days", "soon")],
+        Some(&bea),
+    )
+    .await;
+    assert_eq!(bad.status(), 422);
+    let made = post_form(
+        &node,
+        "/coop/proposals",
+        &[
+            ("csrf", &csrf),
+            ("title", "Market day"),
+            ("text", "Which day?"),
+            ("options", "Saturday\nSunday\n"),
+            ("days", "3"),
+        ],
+        Some(&bea),
+    )
+    .await;
+    assert_eq!(made.status(), 303);
+    let path = location(&made);
+    let (_, html) = page(&node, &path, Some(&bea)).await;
+    assert!(
+        html.contains("Market day") && html.contains("Sunday"),
+        "{html}"
+    );
+
+    // Vote for Sunday (option 1): the receipt is shown once; checking it names Sunday.
+    let voted = post_form(
+        &node,
+        &format!("{path}/vote"),
+        &[("csrf", &csrf), ("option", "1")],
+        Some(&bea),
+    )
+    .await;
+    assert_eq!(voted.status(), 200);
+    assert_eq!(voted.headers()["cache-control"], "no-store");
+    let html = voted.text().await.unwrap();
+    let receipt = between(&html, "Your receipt: <code>", "</code>").to_string();
+    let again = post_form(
+        &node,
+        &format!("{path}/vote"),
+        &[("csrf", &csrf), ("option", "0")],
+        Some(&bea),
+    )
+    .await;
+    assert_eq!(again.status(), 409, "one vote");
+    let checked = post_form(
+        &node,
+        &format!("{path}/receipt"),
+        &[("csrf", &csrf), ("receipt", &receipt)],
+        Some(&bea),
+    )
+    .await;
+    let html = checked.text().await.unwrap();
+    assert!(
+        between(&html, "role=\"status\">", "</p>").contains("Sunday"),
+        "{html}"
+    );
+    let (_, html) = page(&node, &path, Some(&bea)).await;
+    assert!(!html.contains(&receipt), "the receipt is shown only once");
+}

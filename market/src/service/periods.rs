@@ -226,10 +226,17 @@ pub async fn close(
         .order_by_desc(fiscal_period::Column::EndsAt)
         .one(&txn)
         .await?;
-    let starts_at = previous
-        .as_ref()
-        .map(|p| p.ends_at)
-        .unwrap_or(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH);
+    // The first period starts just before the first entry of the books.
+    let starts_at = match &previous {
+        Some(p) => p.ends_at,
+        None => ledger_entry::Entity::find()
+            .order_by_asc(ledger_entry::Column::BookedAt)
+            .one(&txn)
+            .await?
+            .map(|e| e.booked_at - chrono::Duration::seconds(1))
+            .filter(|first| *first < ends_at)
+            .unwrap_or(ends_at - chrono::Duration::seconds(1)),
+    };
     if ends_at <= starts_at {
         return Err(Error::invalid(
             "until",

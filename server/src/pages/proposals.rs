@@ -28,7 +28,7 @@ use crate::{
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/coop/proposals", get(list))
+        .route("/coop/proposals", get(list).post(create))
         .route("/coop/proposals/{id}", get(show))
         .route("/coop/proposals/{id}/vote", post(vote))
         .route("/coop/proposals/{id}/receipt", post(check_receipt))
@@ -42,6 +42,72 @@ struct ListPage<'a> {
     proposals: Vec<ProposalView>,
     page: u64,
     has_next: bool,
+    /// Members get the form to propose.
+    member: bool,
+    csrf: String,
+}
+
+/// The fields of the "New proposal" form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ProposeForm {
+    csrf: String,
+    title: String,
+    text: String,
+    /// One option per line; empty for yes/no.
+    options: String,
+    /// Days the vote stays open.
+    days: String,
+}
+
+/// `POST /coop/proposals`: a member proposes; 303 to the new proposal's page. A refused form
+/// answers the error page with its message (422 naming the field).
+async fn create(
+    State(state): State<AppState>,
+    user: PageUser,
+    form: Result<Form<ProposeForm>, FormRejection>,
+) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    if let Err(refused) = check_csrf(&user, &form.csrf) {
+        return refused;
+    }
+    let options: Vec<String> = form
+        .options
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    let days = match form.days.trim() {
+        "" => Ok(7.0),
+        d => d
+            .parse::<f64>()
+            .ok()
+            .filter(|d| d.is_finite() && *d > 0.0)
+            .ok_or_else(|| Error::invalid("days", "a number of days, such as 7")),
+    };
+    let input = days.map(|days| governance::NewProposal {
+        title: form.title,
+        text: form.text,
+        options: (!options.is_empty()).then_some(options),
+        hours: Some(days * 24.0),
+        ..Default::default()
+    });
+    let data = state.federation.to_request_data();
+    let made = match input {
+        Ok(input) => flow::propose(&data, &user.user, input)
+            .await
+            .map_err(federation::Error::into_market),
+        Err(e) => Err(e),
+    };
+    match made {
+        Ok(view) => {
+            axum::response::Redirect::to(&format!("/coop/proposals/{}", view.id)).into_response()
+        }
+        Err(e) => PageError::new(&state, e)
+            .nav(crate::pages::Nav::session(&user))
+            .into_response(),
+    }
 }
 
 async fn list(
@@ -50,6 +116,8 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let nav = Nav::build(&state, user.as_ref()).await;
+    let member = user.as_ref().is_some_and(|u| u.user.is_member());
+    let csrf = user.as_ref().map(PageUser::csrf).unwrap_or_default();
     let data = state.federation.to_request_data();
     let page = page_number(&query);
     match flow::list(&data, page).await {
@@ -59,6 +127,8 @@ async fn list(
             has_next: found.has_next(),
             page: found.page,
             proposals: found.items,
+            member,
+            csrf,
         }),
         Err(e) => PageError::new(&state, e.into_market())
             .nav(nav)
