@@ -103,6 +103,16 @@ pub enum MemberCommand {
         /// The applicant's username.
         username: String,
     },
+    /// Make a member an admin.
+    Promote {
+        /// The member's username.
+        username: String,
+    },
+    /// Make an admin an ordinary member (not the last admin).
+    Demote {
+        /// The admin's username.
+        username: String,
+    },
     /// Remove a member: their shops are closed (or transferred), their share refunded per
     /// the bylaws, and their account stays as a buyer.
     Remove {
@@ -628,6 +638,17 @@ async fn member(ctx: &Context, cmd: MemberCommand) -> anyhow::Result<()> {
             let approve = matches!(cmd, MemberCommand::Approve { .. });
             let m = membership::decide(ctx, Decider::Operator, username, approve).await?;
             println!("{} is now {} ({})", m.username, m.status, m.role);
+        }
+        MemberCommand::Promote { ref username } | MemberCommand::Demote { ref username } => {
+            let admin = matches!(cmd, MemberCommand::Promote { .. });
+            let m = membership::set_admin(
+                ctx,
+                market::service::shops::Authority::Operator,
+                username,
+                admin,
+            )
+            .await?;
+            println!("{} is now {}", m.username, m.role);
         }
         MemberCommand::Remove {
             username,

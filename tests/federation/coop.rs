@@ -275,6 +275,48 @@ async fn applicants_are_admitted_by_an_admin_pay_a_share_and_can_leave() {
         .post_json("/api/v1/membership/leave", Some(&root.token), &json!({}))
         .await;
     assert_eq!(last.status(), 409);
+    // Roles: only admins change them, only members hold them, the last admin stays one.
+    let root_token = root.token.clone();
+    let role = |who: &str, role: &str| {
+        let body = json!({"role": role});
+        let path = format!("/api/v1/admin/members/{who}/role");
+        let node = &node;
+        let token = root_token.clone();
+        async move { node.post_json(&path, Some(&token), &body).await }
+    };
+    assert_eq!(role("root", "member").await.status(), 409, "the last admin");
+    assert_eq!(role("eve", "admin").await.status(), 409, "not a member");
+    assert_eq!(role("fay", "boss").await.status(), 422, "no such role");
+    assert_eq!(
+        role("nobody", "admin").await.status(),
+        404,
+        "no such account"
+    );
+    let dan_member = node.member("fay").await;
+    assert_eq!(
+        node.post_json(
+            "/api/v1/admin/members/fay/role",
+            Some(&dan_member.token),
+            &json!({"role": "admin"})
+        )
+        .await
+        .status(),
+        403
+    );
+    let promoted = json_ok(role("fay", "admin").await, 200).await;
+    assert_eq!(promoted["role"], "admin");
+    // Now root may leave (pottery goes back to fay).
+    let gone = json_ok(
+        node.post_json(
+            "/api/v1/membership/leave",
+            Some(&root.token),
+            &json!({"transfer_shops_to": "fay"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(gone["transferred_to"], "fay");
     // The books still balance.
     let books = ledger::trial_balance(&node.ctx).await.unwrap();
     let debits: i64 = books.values().map(|b| b.debit).sum();

@@ -521,7 +521,7 @@ pub async fn leave(
     };
     if leaver.is_admin() && count_admins(&ctx.db).await? <= 1 {
         return Err(Error::Conflict(
-            "the last admin cannot leave: make another member admin first".into(),
+            "the last admin cannot leave: make another member admin first (tianguis member promote)".into(),
         ));
     }
     let owned = shops::shops_of(ctx, &leaver).await?;
@@ -570,7 +570,7 @@ pub async fn leave(
     }
     if leaver.is_admin() && count_admins(&txn).await? <= 1 {
         return Err(Error::Conflict(
-            "the last admin cannot leave: make another member admin first".into(),
+            "the last admin cannot leave: make another member admin first (tianguis member promote)".into(),
         ));
     }
     let mut transferred_shops = Vec::new();
@@ -665,4 +665,55 @@ async fn count_admins<C: ConnectionTrait>(conn: &C) -> Result<u64> {
         .filter(user::Column::Role.eq(user::ROLE_ADMIN))
         .count(conn)
         .await?)
+}
+
+/// Make a member an admin, or an admin an ordinary member (by an admin through the API, or the
+/// operator). 409 for someone who is not a member, or for demoting the last admin.
+pub async fn set_admin(
+    ctx: &Context,
+    who: Authority<'_>,
+    username: &str,
+    admin: bool,
+) -> Result<MembershipView> {
+    let actor = match who {
+        Authority::User(actor) if actor.is_admin() => actor.username.clone(),
+        Authority::User(_) => {
+            return Err(Error::Forbidden("only an admin changes roles".into()));
+        }
+        Authority::Operator => "operator".to_string(),
+    };
+    let txn = db::begin_write(&ctx.db).await?;
+    let target = user_by_name(&txn, username).await?;
+    if !target.is_member() {
+        return Err(Error::Conflict(format!(
+            "{} is not a member: only members can be admins",
+            target.username
+        )));
+    }
+    if !admin && target.is_admin() && count_admins(&txn).await? <= 1 {
+        return Err(Error::Conflict("the co-op needs at least one admin".into()));
+    }
+    let role = if admin {
+        user::ROLE_ADMIN
+    } else {
+        user::ROLE_MEMBER
+    };
+    let target = if target.role == role {
+        target
+    } else {
+        governance::log(
+            &txn,
+            &actor,
+            "role_changed",
+            None,
+            &format!("{} is now {role}", target.username),
+        )
+        .await?;
+        let mut row: user::ActiveModel = target.into();
+        row.role = Set(role.into());
+        row.update(&txn).await?
+    };
+    let row = row_of(&txn, target.id).await?;
+    txn.commit().await?;
+    Ok(view(&target, row.as_ref(), ctx))
 }

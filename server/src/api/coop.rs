@@ -268,3 +268,28 @@ pub async fn ledger_csv(
         csv,
     ))
 }
+
+/// Body of `POST /api/v1/admin/members/{username}/role`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    /// `admin` or `member`.
+    pub role: String,
+}
+
+/// `POST /api/v1/admin/members/{username}/role {role}`: make a member an admin or back.
+pub async fn set_role(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(username): Path<String>,
+    ApiJson(body): ApiJson<Role>,
+) -> Result<Json<MembershipView>, ApiError> {
+    let admin = match body.role.as_str() {
+        "admin" => true,
+        "member" => false,
+        _ => return Err(market::Error::invalid("role", "admin or member").into()),
+    };
+    Ok(Json(
+        membership::set_admin(&state.ctx, Authority::User(&auth.user), &username, admin).await?,
+    ))
+}

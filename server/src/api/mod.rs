@@ -43,6 +43,7 @@ pub fn router(config: &Config) -> Router<AppState> {
         )
         .route("/admin/applications/{username}/reject", post(coop::reject))
         .route("/admin/members/{username}/remove", post(coop::remove))
+        .route("/admin/members/{username}/role", post(coop::set_role))
         .route("/admin/periods", post(coop::close_period))
         .route("/admin/ledger.csv", get(coop::ledger_csv))
         .route("/periods", get(coop::list_periods))
