@@ -450,6 +450,42 @@ async fn closing_a_period_shares_the_surplus_between_reserve_and_patronage() {
     )
     .await;
     assert_eq!(cai_statement["lines"][0]["dividend"], "1.73");
+    // bea's membership page shows the same statement.
+    let login = node
+        .http
+        .post(node.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "username=bea&password={}",
+            harness::PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = node
+        .http
+        .get(node.url("/coop/membership"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(
+            "<td>2026-Q4</td><td>EUR</td><td>1</td><td>61.50</td><td>6.15</td><td>55.35</td>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("<td>3.17 of 4.90</td>"), "{html}");
     let seen = json_ok(node.get("/api/v1/periods", Some(&bea.token)).await, 200).await;
     assert_eq!(seen[0]["results"][0]["dividends_minor"], 490);
     assert_eq!(seen[0]["results"][0]["dividends"], json!([]));

@@ -12,7 +12,10 @@ use axum::{
 };
 use market::{
     bylaws::Admission,
-    service::membership::{self, Decider, MembershipView},
+    service::{
+        membership::{self, Decider, MembershipView},
+        periods,
+    },
 };
 use serde::Deserialize;
 
@@ -40,6 +43,8 @@ struct MembershipPage<'a> {
     by_vote: bool,
     is_admin: bool,
     pending: Vec<MembershipView>,
+    /// The visitor's statement for each closed period, newest first.
+    statements: Vec<periods::Statement>,
 }
 
 async fn membership_page(
@@ -55,6 +60,16 @@ async fn membership_page(
     } else {
         Vec::new()
     };
+    let mut statements = Vec::new();
+    if user.user.is_member() {
+        for period in periods::list(ctx).await.map_err(&fail)?.iter().rev() {
+            statements.push(
+                periods::statement(ctx, &period.label, &user.user.username)
+                    .await
+                    .map_err(&fail)?,
+            );
+        }
+    }
     Ok(no_store(render(&MembershipPage {
         node_name: &ctx.instance.name,
         nav: nav.clone(),
@@ -63,6 +78,7 @@ async fn membership_page(
         by_vote: ctx.instance.bylaws.admission == Admission::Vote,
         is_admin: user.user.is_admin(),
         pending,
+        statements,
     })))
 }
 
