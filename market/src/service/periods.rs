@@ -9,7 +9,8 @@
 //! - **Patronage dividends**: the pool is `[coop] patronage_percent` of S (when S > 0). Each
 //!   member's patronage is their shops' completed sales booked in the period (`sales`: the
 //!   orders' totals; `orders`: their number; `[coop] patronage_measure`), counted for those who
-//!   are members at closing (a member who left before has been paid out). Member i gets
+//!   are members at closing (a member who left before has been paid out; a shop handed to
+//!   another member during the period brings its sales to its owner at closing). Member i gets
 //!   pool × pᵢ ÷ Σp, rounded down to the minor unit, and the units left over by rounding go one
 //!   each to the largest remainders (ties: by username), so the dividends add up to the pool
 //!   exactly. With no patronage at all, the pool stays in the reserve.
