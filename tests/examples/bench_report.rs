@@ -135,9 +135,16 @@ async fn main() {
     for sales in sizes {
         let node = TestNode::spawn_with(Storage::Durable, |_| {}).await;
         seed(&node, sales).await;
-        let lines = ledger_line::Entity::find().all(&node.ctx.db).await.unwrap().len();
+        let lines = ledger_line::Entity::find()
+            .all(&node.ctx.db)
+            .await
+            .unwrap()
+            .len();
         let raw = time(5, || async {
-            ledger_entry::Entity::find().all(&node.ctx.db).await.unwrap();
+            ledger_entry::Entity::find()
+                .all(&node.ctx.db)
+                .await
+                .unwrap();
             ledger_line::Entity::find().all(&node.ctx.db).await.unwrap();
         })
         .await;
