@@ -10,6 +10,7 @@ pub mod routes;
 pub mod session;
 pub mod startup;
 pub mod telemetry;
+pub mod throttle;
 
 pub use config::Config;
 pub use startup::Application;

@@ -31,6 +31,8 @@ pub struct AppState {
     pub federation: FederationConfig<Context>,
     /// Other platforms' fees, for the transparency report (`[report] fee_schedules`).
     pub fee_schedules: Arc<FeeSchedules>,
+    /// Failed logins per username (pages and API share it).
+    pub login_throttle: Arc<crate::throttle::LoginThrottle>,
 }
 
 /// Build the router with its layers.
@@ -45,7 +47,22 @@ pub fn router(
         config: config.clone(),
         federation: federation.clone(),
         fee_schedules,
+        login_throttle: Arc::default(),
     };
+    // Pages use no script and no inline style; images may come from peer nodes. Debug and
+    // loopback nodes serve (and show peers' images) over plain http.
+    let image_sources = if ctx.instance.base_url.scheme() == "http" {
+        "'self' https: http:"
+    } else {
+        "'self' https:"
+    };
+    let csp = format!(
+        "default-src 'none'; img-src {image_sources}; style-src 'self'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    );
+    let csp = header::HeaderValue::from_str(&csp).unwrap_or_else(|_| {
+        header::HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")
+    });
     let media = Router::new()
         .fallback_service(ServeDir::new(&ctx.instance.media_dir))
         .layer(SetResponseHeaderLayer::overriding(
@@ -71,6 +88,18 @@ pub fn router(
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(config.server.request_timeout_secs),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            csp,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            header::HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            header::HeaderValue::from_static("same-origin"),
         ))
         .layer(FederationMiddleware::new(state.federation.clone()))
         .layer(TraceLayer::new_for_http())

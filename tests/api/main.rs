@@ -14,6 +14,7 @@ mod pages;
 mod paging;
 mod permissions;
 mod search;
+mod security;
 mod sessions;
 mod shops;
 mod support;

@@ -57,18 +57,44 @@ pub struct Login {
 }
 
 /// `POST /api/v1/auth/login {username, password}` → `{token, username, role}`.
+/// After too many wrong passwords for the username (`crate::throttle`): 429 with
+/// `Retry-After`, the password not checked.
 pub async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Login>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    if let Err(wait) = state.login_throttle.check(&body.username) {
+        return Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.to_string())],
+            Json(serde_json::json!({
+                "error": "too_many_requests",
+                "message": format!(
+                    "too many wrong passwords for this username; try again in {wait} s"
+                ),
+            })),
+        )
+            .into_response());
+    }
     if body.username.len() > 64 || body.password.len() > 1024 {
         return Err(market::Error::Unauthorized("wrong username or password".into()).into());
     }
-    let user = accounts::authenticate(&state.ctx, &body.username, &body.password).await?;
+    let user = match accounts::authenticate(&state.ctx, &body.username, &body.password).await {
+        Ok(user) => user,
+        Err(e) => {
+            if !e.is_internal() {
+                state.login_throttle.failed(&body.username);
+            }
+            return Err(e.into());
+        }
+    };
+    state.login_throttle.succeeded(&body.username);
     let token = accounts::issue_token(&state.ctx, &user, "api login").await?;
-    Ok(Json(
-        serde_json::json!({"token": token, "username": user.username, "role": user.role}),
-    ))
+    Ok(
+        Json(serde_json::json!({"token": token, "username": user.username, "role": user.role}))
+            .into_response(),
+    )
 }
 
 /// `POST /api/v1/auth/logout`: revoke the token used for this request.

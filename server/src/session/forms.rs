@@ -131,6 +131,26 @@ async fn login_page(
 /// `POST /login`: a session cookie and 303 to `next`, or the form again with 401.
 async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
     let next = safe_next(&form.next);
+    if let Err(wait) = state.login_throttle.check(&form.username) {
+        let page = render(&LoginPage {
+            node_name: &state.ctx.instance.name,
+            nav: Nav::guest(),
+            current: None,
+            error: Some(format!(
+                "Too many wrong passwords for this username. Try again in {} minutes.",
+                wait.div_ceil(60)
+            )),
+            username: form.username.chars().take(64).collect(),
+            next: next.to_string(),
+            next_query: next_query(next),
+        });
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(axum::http::header::RETRY_AFTER, wait.to_string())],
+            page,
+        )
+            .into_response();
+    }
     // Absurd lengths are refused before hashing (as the API does).
     let user = if form.username.len() > 64 || form.password.len() > 1024 {
         Err(market::Error::Unauthorized(
@@ -140,9 +160,13 @@ async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Re
         accounts::authenticate(&state.ctx, &form.username, &form.password).await
     };
     match user {
-        Ok(user) => start_session(&state, &user, next).await,
+        Ok(user) => {
+            state.login_throttle.succeeded(&form.username);
+            start_session(&state, &user, next).await
+        }
         Err(e) if e.is_internal() => internal_error(&state, &e),
         Err(_) => {
+            state.login_throttle.failed(&form.username);
             let page = render(&LoginPage {
                 node_name: &state.ctx.instance.name,
                 nav: Nav::guest(),

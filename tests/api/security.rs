@@ -1,0 +1,77 @@
+//! Login rate limiting (API and login form share the count) and the security headers every
+//! answer carries.
+
+use harness::{PASSWORD, TestNode};
+use serde_json::json;
+
+#[tokio::test]
+async fn ten_wrong_passwords_lock_the_username_out_for_a_while() {
+    let node = TestNode::spawn().await;
+    node.member("bea").await;
+    node.member("cai").await;
+    let login = |user: &str, password: &str| {
+        let body = json!({"username": user, "password": password});
+        let node = &node;
+        async move { node.post_json("/api/v1/auth/login", None, &body).await }
+    };
+    for _ in 0..10 {
+        assert_eq!(login("bea", "not it at all").await.status(), 401);
+    }
+    // Now even the right password is refused, without being checked, with a wait.
+    let locked = login("Bea", PASSWORD).await;
+    assert_eq!(locked.status(), 429);
+    let wait: u64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait > 800 && wait <= 900, "{wait}");
+    let body: serde_json::Value = locked.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests");
+    // The login form counts the same username.
+    let form = node
+        .http
+        .post(node.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "username=bea&password={}",
+            PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 429);
+    assert!(
+        form.text()
+            .await
+            .unwrap()
+            .contains("Too many wrong passwords")
+    );
+    // Other accounts are not affected, and a success clears a username's count.
+    assert_eq!(login("cai", "wrong").await.status(), 401);
+    assert_eq!(login("cai", PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn pages_forbid_scripts_framing_and_foreign_forms() {
+    let node = TestNode::spawn().await;
+    for path in ["/", "/login", "/transparency", "/api/v1/catalog"] {
+        let response = node.get(path, None).await;
+        let csp = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        for part in [
+            "default-src 'none'",
+            "style-src 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(part), "{path}: {csp}");
+        }
+        assert!(!csp.contains("script-src"), "no script allowed: {csp}");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(response.headers()["referrer-policy"], "same-origin");
+    }
+}
