@@ -75,3 +75,84 @@ async fn pages_forbid_scripts_framing_and_foreign_forms() {
         assert_eq!(response.headers()["referrer-policy"], "same-origin");
     }
 }
+
+#[tokio::test]
+async fn a_web_session_unused_for_thirty_days_is_over() {
+    use market::entities::api_token;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let node = TestNode::spawn().await;
+    let api = node.member("bea").await;
+    let login = node
+        .http
+        .post(node.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "username=bea&password={}",
+            PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let orders = |cookie: String| {
+        let node = &node;
+        async move {
+            node.http
+                .get(node.url("/orders"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(orders(cookie.clone()).await.status(), 200);
+    // 29 days unused: still in. 31 days: out, and the session is deleted.
+    let db = node.ctx.db.clone();
+    let age = |days: i64| {
+        let db = db.clone();
+        async move {
+            let then = chrono::Utc::now() - chrono::Duration::days(days);
+            api_token::Entity::update_many()
+                .col_expr(api_token::Column::CreatedAt, Expr::value(then))
+                .col_expr(api_token::Column::LastUsedAt, Expr::value(then))
+                .filter(api_token::Column::Label.eq("web session"))
+                .exec(&db)
+                .await
+                .unwrap();
+        }
+    };
+    age(29).await;
+    assert_eq!(orders(cookie.clone()).await.status(), 200);
+    age(31).await;
+    let out = orders(cookie).await;
+    assert_eq!(out.status(), 303);
+    assert!(
+        out.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login")
+    );
+    let left = api_token::Entity::find()
+        .filter(api_token::Column::Label.eq("web session"))
+        .all(&node.ctx.db)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "the expired session is deleted");
+    // API tokens do not expire by age.
+    api_token::Entity::update_many()
+        .col_expr(
+            api_token::Column::LastUsedAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::days(400)),
+        )
+        .exec(&node.ctx.db)
+        .await
+        .unwrap();
+    assert_eq!(node.get("/api/v1/me", Some(&api.token)).await.status(), 200);
+}

@@ -152,17 +152,47 @@ pub async fn issue_token(ctx: &Context, user: &user::Model, label: &str) -> Resu
     Ok(token)
 }
 
-/// The account a bearer token belongs to, or 401.
+/// The label of the tokens behind web sessions (the login form); they expire when unused.
+pub const SESSION_LABEL: &str = "web session";
+/// A web session unused this long is over: the visitor logs in again.
+pub const SESSION_IDLE_DAYS: i64 = 30;
+
+/// The account a bearer token belongs to, or 401. A web session unused for
+/// [`SESSION_IDLE_DAYS`] is deleted and refused; API tokens do not expire (they are revoked by
+/// logging out). A token's last use is recorded at most once an hour.
 pub async fn user_for_token(ctx: &Context, token: &str) -> Result<user::Model> {
     let found = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(token_hash(token)))
         .find_also_related(user::Entity)
         .one(&ctx.db)
         .await?;
-    match found {
-        Some((_, Some(user))) => Ok(user),
-        _ => Err(Error::Unauthorized("invalid or revoked token".into())),
+    let Some((row, Some(user))) = found else {
+        return Err(Error::Unauthorized("invalid or revoked token".into()));
+    };
+    let now = chrono::Utc::now();
+    let last = row.last_used_at.unwrap_or(row.created_at);
+    if row.label == SESSION_LABEL && now - last > chrono::Duration::days(SESSION_IDLE_DAYS) {
+        api_token::Entity::delete_by_id(row.id)
+            .exec(&ctx.db)
+            .await?;
+        return Err(Error::Unauthorized(
+            "your session expired: log in again".into(),
+        ));
     }
+    if row
+        .last_used_at
+        .is_none_or(|t| now - t > chrono::Duration::hours(1))
+    {
+        api_token::Entity::update_many()
+            .col_expr(
+                api_token::Column::LastUsedAt,
+                sea_orm::sea_query::Expr::value(now),
+            )
+            .filter(api_token::Column::Id.eq(row.id))
+            .exec(&ctx.db)
+            .await?;
+    }
+    Ok(user)
 }
 
 /// Revoke a token (log out). Revoking an unknown token is not an error.

@@ -183,7 +183,7 @@ async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Re
 
 /// Issue a token for `user`, set it as the cookie and 303 to `next`.
 async fn start_session(state: &AppState, user: &user::Model, next: &str) -> Response {
-    match accounts::issue_token(&state.ctx, user, "web session").await {
+    match accounts::issue_token(&state.ctx, user, accounts::SESSION_LABEL).await {
         Ok(token) => no_store(with_cookie(
             Redirect::to(next).into_response(),
             &session_cookie(&state.ctx.instance, &token),
