@@ -156,3 +156,53 @@ async fn a_web_session_unused_for_thirty_days_is_over() {
         .unwrap();
     assert_eq!(node.get("/api/v1/me", Some(&api.token)).await.status(), 200);
 }
+
+#[tokio::test]
+async fn login_and_registration_forms_from_another_site_are_refused() {
+    let node = TestNode::spawn().await;
+    node.member("bea").await;
+    let post = |path: &'static str, body: String, origin: Option<String>| {
+        let node = &node;
+        async move {
+            let mut request = node
+                .http
+                .post(node.url(path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body);
+            if let Some(origin) = origin {
+                request = request.header("origin", origin);
+            }
+            request.send().await.unwrap()
+        }
+    };
+    let login = format!("username=bea&password={}", PASSWORD.replace(' ', "+"));
+    let evil = Some("https://evil.example".to_string());
+    let refused = post("/login", login.clone(), evil.clone()).await;
+    assert_eq!(refused.status(), 403);
+    assert!(refused.headers().get("set-cookie").is_none(), "no session");
+    let register = "username=mallory&password=a+long+enough+secret".to_string();
+    assert_eq!(
+        post("/register", register.clone(), evil).await.status(),
+        403
+    );
+    assert!(
+        market::service::accounts::find_user(&node.ctx, "mallory")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // From the node itself, or without an Origin (a script), the forms work.
+    assert_eq!(
+        post("/login", login.clone(), Some(node.base.clone()))
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(post("/login", login, None).await.status(), 303);
+    assert_eq!(
+        post("/register", register, Some(node.base.clone()))
+            .await
+            .status(),
+        303
+    );
+}

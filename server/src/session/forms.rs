@@ -129,7 +129,14 @@ async fn login_page(
 }
 
 /// `POST /login`: a session cookie and 303 to `next`, or the form again with 401.
-async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    if let Some(refused) = refuse_cross_site(&state, &headers) {
+        return refused;
+    }
     let next = safe_next(&form.next);
     if let Err(wait) = state.login_throttle.check(&form.username) {
         let page = render(&LoginPage {
@@ -213,7 +220,14 @@ async fn register_page(
 
 /// `POST /register`: open a buyer account and log it in (303 to `next`), or show the form again
 /// with the reason (422 for a bad field, 409 for a taken username).
-async fn register(State(state): State<AppState>, Form(form): Form<RegisterForm>) -> Response {
+async fn register(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<RegisterForm>,
+) -> Response {
+    if let Some(refused) = refuse_cross_site(&state, &headers) {
+        return refused;
+    }
     let next = safe_next(&form.next);
     let registered = async {
         let username = Username::parse(&form.username)?;
@@ -272,4 +286,75 @@ async fn logout(
         Redirect::to("/").into_response(),
         &cleared_cookie(instance),
     ))
+}
+
+/// Whether a browser says the request comes from another site: `Sec-Fetch-Site: cross-site`,
+/// or an `Origin` that is not this node's. Requests without either (older browsers, scripts)
+/// pass.
+fn cross_site(headers: &axum::http::HeaderMap, base: &url::Url) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if text("sec-fetch-site") == Some("cross-site") {
+        return true;
+    }
+    match text("origin") {
+        None => false,
+        Some(origin) => origin.trim_end_matches('/') != base.origin().ascii_serialization(),
+    }
+}
+
+/// The login and registration forms have no session yet, hence no CSRF value: a form posted
+/// from another site (which could log a visitor into someone else's account) is refused by
+/// its `Origin` instead. 403 with a page saying so.
+fn refuse_cross_site(state: &AppState, headers: &axum::http::HeaderMap) -> Option<Response> {
+    if !cross_site(headers, &state.ctx.instance.base_url) {
+        return None;
+    }
+    Some(super::error_page(
+        &state.ctx.instance.name,
+        Nav::guest(),
+        StatusCode::FORBIDDEN,
+        "This form was sent from another site. Open the page on this node and send it again.",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_from_other_sites_are_told_apart() {
+        let base = url::Url::parse("https://coop.example/").unwrap_or_else(|_| unreachable!());
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = axum::http::HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, axum::http::HeaderValue::from_static(value));
+            }
+            map
+        };
+        assert!(
+            !cross_site(&headers(&[]), &base),
+            "no headers: a script or an old browser"
+        );
+        assert!(!cross_site(
+            &headers(&[("origin", "https://coop.example")]),
+            &base
+        ));
+        assert!(!cross_site(
+            &headers(&[("sec-fetch-site", "same-origin")]),
+            &base
+        ));
+        assert!(cross_site(
+            &headers(&[("origin", "https://evil.example")]),
+            &base
+        ));
+        assert!(cross_site(
+            &headers(&[("origin", "http://coop.example")]),
+            &base
+        ));
+        assert!(cross_site(&headers(&[("origin", "null")]), &base));
+        assert!(cross_site(
+            &headers(&[("sec-fetch-site", "cross-site")]),
+            &base
+        ));
+    }
 }
