@@ -313,6 +313,14 @@ pub async fn settle_admission(
     Ok(())
 }
 
+/// `user`'s application waiting for a decision, or 409.
+async fn pending_row(txn: &DatabaseTransaction, user: &user::Model) -> Result<membership::Model> {
+    row_of(txn, user.id)
+        .await?
+        .filter(|m| m.status == membership::STATUS_APPLIED)
+        .ok_or_else(|| Error::Conflict(format!("{} has no pending application", user.username)))
+}
+
 /// Admit an applicant inside `txn`: role `member`, share booked, status `active`.
 pub async fn admit(
     txn: &DatabaseTransaction,
@@ -320,10 +328,7 @@ pub async fn admit(
     user: &user::Model,
     decided_by: &str,
 ) -> Result<membership::Model> {
-    let row = row_of(txn, user.id)
-        .await?
-        .filter(|m| m.status == membership::STATUS_APPLIED)
-        .ok_or_else(|| Error::Conflict(format!("{} has no pending application", user.username)))?;
+    let row = pending_row(txn, user).await?;
     let share = book_share(
         txn,
         ctx,
@@ -358,10 +363,7 @@ pub async fn reject(
     user: &user::Model,
     decided_by: &str,
 ) -> Result<membership::Model> {
-    let row = row_of(txn, user.id)
-        .await?
-        .filter(|m| m.status == membership::STATUS_APPLIED)
-        .ok_or_else(|| Error::Conflict(format!("{} has no pending application", user.username)))?;
+    let row = pending_row(txn, user).await?;
     let now = db::now(txn).await?;
     governance::log(
         txn,
@@ -437,15 +439,6 @@ pub async fn list_with_status(ctx: &Context, status: Option<&str>) -> Result<Vec
         }
     }
     Ok(out)
-}
-
-/// The members (role member or admin), by username.
-pub async fn members(ctx: &Context) -> Result<Vec<user::Model>> {
-    Ok(user::Entity::find()
-        .filter(user::Column::Role.is_in([user::ROLE_MEMBER, user::ROLE_ADMIN]))
-        .order_by_asc(user::Column::Username)
-        .all(&ctx.db)
-        .await?)
 }
 
 /// How many members the co-op has now.

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::{ApiError, ApiJson, AuthUser};
 use crate::routes::AppState;
 
-fn require_admin(auth: &AuthUser) -> Result<(), ApiError> {
+pub(super) fn require_admin(auth: &AuthUser) -> Result<(), ApiError> {
     if auth.user.is_admin() {
         Ok(())
     } else {

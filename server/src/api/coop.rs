@@ -17,16 +17,8 @@ use market::service::{
 };
 use serde::Deserialize;
 
-use super::{ApiError, ApiJson, AuthUser};
+use super::{ApiError, ApiJson, AuthUser, admin::require_admin};
 use crate::routes::AppState;
-
-fn require_admin(auth: &AuthUser) -> Result<(), ApiError> {
-    if auth.user.is_admin() {
-        Ok(())
-    } else {
-        Err(market::Error::Forbidden("only an admin can do this".into()).into())
-    }
-}
 
 fn require_member(auth: &AuthUser) -> Result<(), ApiError> {
     if auth.user.is_member() {

@@ -624,14 +624,6 @@ pub async fn check_receipt(
     })
 }
 
-/// Members now: the electorate of a proposal closing now.
-async fn electorate(conn: &impl ConnectionTrait) -> Result<u64> {
-    Ok(user::Entity::find()
-        .filter(user::Column::Role.is_in([user::ROLE_MEMBER, user::ROLE_ADMIN]))
-        .count(conn)
-        .await?)
-}
-
 /// A proposal just closed by this call, with its result: what a caller acts on.
 #[derive(Debug, Clone)]
 pub struct Closed {
@@ -685,7 +677,7 @@ pub async fn close(ctx: &Context, id: &str, announce: Announce<'_>) -> Result<Op
             *count += 1;
         }
     }
-    let electorate = electorate(&txn).await?;
+    let electorate = crate::service::membership::count_members(&txn).await?;
     let results = tally::compute(
         &options,
         &counts,
