@@ -734,5 +734,8 @@ mod tests {
         assert!(parse_label("").is_err());
         assert!(parse_label("2026 Q4").is_err());
         assert!(parse_label(&"x".repeat(41)).is_err());
+        // A loss is shown with its sign and decimals.
+        assert_eq!(money(-100, "EUR"), "-1.00");
+        assert_eq!(money(-5, "JPY"), "-5");
     }
 }

@@ -153,7 +153,14 @@ impl Money {
 
     /// A stored amount (minor units and a code) as its decimal string; the bare number if the
     /// stored currency is unknown (for display only).
+    /// Negative amounts (a loss, a reserve drawn on) keep their sign: `-1.00`.
     pub fn display_minor(minor: i64, currency_code: &str) -> String {
+        if minor < 0 {
+            return format!(
+                "-{}",
+                Money::display_minor(minor.saturating_neg(), currency_code)
+            );
+        }
         Money::from_minor(minor, currency_code)
             .map(|m| m.amount_string())
             .unwrap_or_else(|_| minor.to_string())
