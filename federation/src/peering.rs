@@ -98,6 +98,7 @@ pub struct Added {
 /// Add a peer node and follow its instance actor.
 pub async fn add(data: &Data<Context>, address: &str) -> Result<Added, Error> {
     let (domain, base) = peers::parse_address(data, address)?;
+    let known = peers::find(data, &domain).await?.is_some();
     let row = peers::add(data, &domain, &base).await?;
     // Already following: nothing to send. A pending request is sent again.
     if row.outgoing == peer::outgoing::ACCEPTED {
@@ -106,7 +107,17 @@ pub async fn add(data: &Data<Context>, address: &str) -> Result<Added, Error> {
             follow_sent: false,
         });
     }
-    let row = discover(data, row).await?;
+    let row = match discover(data, row).await {
+        Ok(row) => row,
+        Err(e) => {
+            // A node we could not even find is not kept as a peer: the admin sees the reason
+            // and the list is as it was.
+            if !known && let Err(cleanup) = peers::remove(data, &domain).await {
+                tracing::warn!(%domain, error = %cleanup, "forgetting an unreachable peer");
+            }
+            return Err(e);
+        }
+    };
     let actor_id = row
         .actor_id
         .clone()

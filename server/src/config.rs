@@ -53,6 +53,8 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// Seconds to finish in-flight requests after SIGTERM before exiting anyway.
     pub shutdown_grace_secs: u64,
+    /// New accounts per client address per hour, by the form and the API (0: no limit).
+    pub registrations_per_hour: u32,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +66,7 @@ impl Default for ServerConfig {
             body_timeout_secs: 30,
             request_timeout_secs: 60,
             shutdown_grace_secs: 20,
+            registrations_per_hour: 10,
         }
     }
 }
@@ -411,6 +414,8 @@ impl Config {
         // them.
         config.federation.deliver = false;
         config.server.bind = "127.0.0.1:0".into();
+        // Every test client comes from 127.0.0.1; the limit has a test of its own.
+        config.server.registrations_per_hour = 0;
         config
     }
 

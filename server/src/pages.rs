@@ -27,6 +27,8 @@ use market::{
 
 use crate::{routes::AppState, session::MaybeUser};
 
+mod admin;
+mod dashboard;
 mod error;
 mod membership;
 mod nav;
@@ -44,6 +46,7 @@ pub use nav::{Nav, NavAccount};
 /// The page routes.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(dashboard::routes())
         .merge(orders::routes())
         .merge(order::routes())
         .merge(selling::routes())
@@ -51,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .merge(membership::routes())
         .merge(proposals::routes())
         .merge(transparency::routes())
+        .merge(admin::routes())
         .route("/", get(home))
         .route("/shops/{handle}", get(shop_page))
         .route("/listings/{id}", get(listing_page))
@@ -68,6 +72,8 @@ struct HomePage<'a> {
     nav: Nav,
     domain: &'a str,
     listings: Vec<ListingView>,
+    /// The newest entries copied from peer co-ops.
+    from_peers: Vec<Card>,
     shops: Vec<shop::Model>,
 }
 
@@ -93,6 +99,8 @@ struct ListingPage<'a> {
     l: ListingView,
     /// The Order form, when the listing is in the catalog and in stock.
     order: Option<OrderButton>,
+    /// The shop's shipping options in the listing's currency.
+    shipping: Vec<market::service::checkout::ShippingOption>,
 }
 
 #[derive(Template)]
@@ -218,6 +226,18 @@ struct Card {
     thumb: Option<(String, String)>,
 }
 
+impl Card {
+    fn of(entry: EntryView) -> Card {
+        Card {
+            thumb: entry
+                .images
+                .iter()
+                .find_map(|i| Some((i.thumbnail_url.clone()?, i.alt.clone()))),
+            entry,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "search.html")]
 struct SearchPage<'a> {
@@ -305,17 +325,7 @@ async fn search_page(
     page.next_href = found.has_next().then(|| href(found.page + 1));
     page.total = found.total;
     page.page = found.page;
-    page.cards = found
-        .items
-        .into_iter()
-        .map(|entry| Card {
-            thumb: entry
-                .images
-                .iter()
-                .find_map(|i| Some((i.thumbnail_url.clone()?, i.alt.clone()))),
-            entry,
-        })
-        .collect();
+    page.cards = found.items.into_iter().map(Card::of).collect();
     render(&page)
 }
 
@@ -380,11 +390,31 @@ async fn home(
         .await
         .map_err(&fail)?;
     let shops = shops::list_shops(ctx).await.map_err(&fail)?;
+    // The newest of the whole catalog, of which those from peers (a node's own listings are
+    // above): enough to fill a row even when this node's are the newest.
+    let newest = SearchQuery {
+        in_stock: true,
+        page: PageRequest {
+            page: 1,
+            per_page: 48,
+        },
+        ..SearchQuery::default()
+    };
+    let from_peers = search::search(ctx, &newest)
+        .await
+        .map_err(&fail)?
+        .items
+        .into_iter()
+        .filter(|e| !e.local)
+        .take(12)
+        .map(Card::of)
+        .collect();
     Ok(render(&HomePage {
         node_name: &ctx.instance.name,
         nav: nav.clone(),
         domain: &ctx.instance.domain,
         listings: recent.items,
+        from_peers,
         shops,
     }))
 }
@@ -481,10 +511,18 @@ async fn listing_page(
         .await
         .map_err(&fail)?
         .filter(|e| !e.deleted);
+    let shipping = market::service::checkout::get(ctx, &listing.shop.handle)
+        .await
+        .map_err(&fail)?
+        .shipping_options
+        .into_iter()
+        .filter(|o| o.currency == listing.currency)
+        .collect();
     Ok(vary_accept(render(&ListingPage {
         node_name: &ctx.instance.name,
         nav: nav.clone(),
         order: entry.and_then(|e| OrderButton::of(e.id, listing.stock)),
+        shipping,
         l: listing,
     })))
 }

@@ -18,7 +18,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{api, config::Config, pages};
+use crate::{api, config::Config, pages, throttle::Throttle};
 
 /// What every handler gets.
 #[derive(Clone)]
@@ -32,7 +32,11 @@ pub struct AppState {
     /// Other platforms' fees, for the transparency report (`[report] fee_schedules`).
     pub fee_schedules: Arc<FeeSchedules>,
     /// Failed logins per username (pages and API share it).
-    pub login_throttle: Arc<crate::throttle::LoginThrottle>,
+    pub login_throttle: Arc<Throttle>,
+    /// Accounts opened per client address (pages and API share it).
+    pub registration_throttle: Arc<Throttle>,
+    /// The transparency report, computed once per change of the books (page, chart and API).
+    pub transparency: Arc<market::service::transparency::ReportCache>,
 }
 
 /// Build the router with its layers.
@@ -47,7 +51,11 @@ pub fn router(
         config: config.clone(),
         federation: federation.clone(),
         fee_schedules,
-        login_throttle: Arc::default(),
+        login_throttle: Arc::new(Throttle::logins()),
+        registration_throttle: Arc::new(Throttle::registrations(
+            config.server.registrations_per_hour,
+        )),
+        transparency: Arc::default(),
     };
     // Pages use no script and no inline style; images may come from peer nodes. Debug and
     // loopback nodes serve (and show peers' images) over plain http.
@@ -76,7 +84,7 @@ pub fn router(
     Router::new()
         .route("/health", get(health))
         .nest("/api/v1", api::router(&config))
-        .merge(pages::router())
+        .merge(pages::router().layer(axum::middleware::from_fn(wake_after_writes)))
         .merge(crate::session::router())
         .merge(federation::routes::router())
         .nest_service("/media", media)
@@ -96,6 +104,19 @@ pub fn router(
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             header::HeaderValue::from_static("nosniff"),
+        ))
+        // Pages carry the visitor's header (name, unread count): no shared cache may keep one
+        // visitor's copy for another, and browsers ask again rather than show a stale one.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            |response: &axum::response::Response| {
+                let html = response
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("text/html"));
+                html.then(|| header::HeaderValue::from_static("private, no-cache"))
+            },
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
@@ -123,4 +144,22 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
             )
         }
     }
+}
+
+/// A write that worked may have queued activities (a listing's `Create`, an `Accept`, a retry
+/// made due): wake the delivery worker rather than let them wait for its next tick. A write
+/// worked when the API answers 2xx or a page's form answers with its redirect (303).
+pub(crate) async fn wake_after_writes(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let write = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    let response = next.run(request).await;
+    if write && (response.status().is_success() || response.status().is_redirection()) {
+        federation::outbox::wake();
+    }
+    response
 }

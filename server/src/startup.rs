@@ -12,6 +12,7 @@ use hyper_util::{
 };
 use market::{Context, Instance};
 use tokio::net::TcpListener;
+use tower::ServiceExt as _;
 
 use crate::{config::Config, routes};
 
@@ -161,7 +162,15 @@ impl Application {
                             continue;
                         }
                     };
-                    let service = TowerToHyperService::new(router.clone());
+                    // The connection's address, for `throttle::ClientAddr`.
+                    let service = TowerToHyperService::new(router.clone().map_request(
+                        move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                            request
+                                .extensions_mut()
+                                .insert(axum::extract::ConnectInfo(peer));
+                            request
+                        },
+                    ));
                     let connection = hyper::server::conn::http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(header_timeout)

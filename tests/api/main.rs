@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod admin_pages;
 mod auth;
 mod bodies;
 mod checkout;
@@ -15,6 +16,7 @@ mod paging;
 mod permissions;
 mod search;
 mod security;
+mod seller_pages;
 mod sessions;
 mod shops;
 mod support;

@@ -176,7 +176,7 @@ async fn a_buyer_orders_from_a_peer_nodes_shop_entirely_through_pages() {
     );
     assert!(html.contains("Notifications (0 unread)"), "{html}");
     assert!(html.contains(r#"<a href="/logout">Log out</a>"#));
-    assert!(!html.contains("Shop orders") && !html.contains(r#"href="/login""#));
+    assert!(!html.contains(r#"href="/selling""#) && !html.contains(r#"href="/login""#));
 
     // The quote comes from B: the options, and no total until one is chosen.
     let quote_path = format!("/orders/new?listing={entry}&quantity=2");
@@ -234,7 +234,7 @@ async fn a_buyer_orders_from_a_peer_nodes_shop_entirely_through_pages() {
     let bea = log_in(&b, "bea").await;
     let (status, inbox) = page(&b, "/shops/pottery/orders", Some(&bea)).await;
     assert_eq!(status, 200);
-    assert!(inbox.contains(r#"<a href="/shops/pottery/orders">Shop orders</a>"#));
+    assert!(inbox.contains(r#"<a href="/selling">Selling</a>"#));
     assert!(inbox.contains(&format!("ana@{}", a.domain)), "{inbox}");
     assert!(inbox.contains("61.50 EUR") && inbox.contains(r#"value="paid""#));
     let theirs = between(&inbox, r#"<h2><a href="/orders/"#, "\"").to_string();

@@ -74,6 +74,91 @@ async fn pages_forbid_scripts_framing_and_foreign_forms() {
         assert_eq!(response.headers()["x-content-type-options"], "nosniff");
         assert_eq!(response.headers()["referrer-policy"], "same-origin");
     }
+    // Pages carry the visitor's own header: no shared cache keeps them. The stylesheet and
+    // JSON keep their own rules.
+    for path in ["/", "/transparency", "/search?q=x", "/no-such-page"] {
+        let response = node.get(path, None).await;
+        assert_eq!(
+            response.headers()["cache-control"],
+            "private, no-cache",
+            "{path}"
+        );
+    }
+    // Forms with a session's secrets are not kept at all.
+    let login = node.get("/login", None).await;
+    assert_eq!(login.headers()["cache-control"], "no-store");
+    let css = node.get("/static/style.css", None).await;
+    assert_eq!(css.headers()["cache-control"], "public, max-age=3600");
+    let json = node.get("/api/v1/catalog", None).await;
+    assert!(json.headers().get("cache-control").is_none());
+}
+
+#[tokio::test]
+async fn registrations_from_one_address_are_limited_per_hour() {
+    use harness::Storage;
+    let node =
+        TestNode::spawn_with(Storage::Default, |c| c.server.registrations_per_hour = 3).await;
+    let users = || async {
+        market::entities::user::Entity::find()
+            .count(&node.ctx.db)
+            .await
+            .unwrap()
+    };
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let before = users().await;
+    for name in ["ana", "bob"] {
+        let response = node
+            .post_json(
+                "/api/v1/accounts",
+                None,
+                &json!({"username": name, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "{name}");
+    }
+    // A refused registration (a bad password) does not count.
+    let response = node
+        .post_json(
+            "/api/v1/accounts",
+            None,
+            &json!({"username": "cy", "password": "short"}),
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    // The third through the form, the fourth refused by the form and the API alike.
+    let form = async |name: &str| {
+        let fields = [("username", name), ("password", PASSWORD), ("next", "/")];
+        crate::order_pages::browser::post_form(&node, "/register", &fields, None).await
+    };
+    assert_eq!(form("cy").await.status(), 303);
+    let refused = form("dee").await;
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((3000..=3600).contains(&wait), "{wait}");
+    assert!(refused.text().await.unwrap().contains("Too many accounts"));
+    let response = node
+        .post_json(
+            "/api/v1/accounts",
+            None,
+            &json!({"username": "eve", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(users().await, before + 3, "nothing made after the limit");
+    // Behind a proxy on this machine, each client address counts on its own.
+    let proxied = node
+        .http
+        .post(node.url("/api/v1/accounts"))
+        .header("x-forwarded-for", "198.51.100.20")
+        .json(&json!({"username": "fay", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxied.status(), 201);
 }
 
 #[tokio::test]

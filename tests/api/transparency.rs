@@ -453,3 +453,40 @@ async fn an_empty_node_says_no_sales_yet() {
     );
     assert!(text.contains("No sales yet in EUR"));
 }
+
+#[tokio::test]
+async fn the_report_is_computed_again_only_when_the_books_change() {
+    let node = TestNode::spawn().await;
+    let eur = Currency::parse("EUR").unwrap();
+    let costs = |report: &Value| report["periods"][0]["currencies"][0]["operating_costs"].clone();
+    ledger::record_cost(&node.ctx, Money::parse("1.50", eur).unwrap(), "hosting")
+        .await
+        .unwrap();
+    let first = json_ok(node.get("/api/v1/transparency", None).await, 200).await;
+    // Asked again, the page and the JSON come from the same computation.
+    // (Long enough for a new computation to carry another time, at any clock precision.)
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(node.get("/transparency", None).await.status(), 200);
+    let again = json_ok(node.get("/api/v1/transparency", None).await, 200).await;
+    assert_eq!(again["generated_at"], first["generated_at"]);
+    assert_eq!(costs(&again), costs(&first));
+    // A new entry: a new report with it.
+    ledger::record_cost(&node.ctx, Money::parse("2.25", eur).unwrap(), "domain")
+        .await
+        .unwrap();
+    let after = json_ok(node.get("/api/v1/transparency", None).await, 200).await;
+    assert_ne!(after["generated_at"], first["generated_at"]);
+    assert_ne!(costs(&after), costs(&first), "{after}");
+    // Closing a period: the report has it at once.
+    periods::close(&node.ctx, "admin", "2026-Q4", None)
+        .await
+        .unwrap();
+    let closed = json_ok(node.get("/api/v1/transparency", None).await, 200).await;
+    let labels: Vec<&str> = closed["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
+    assert!(labels.contains(&"2026-Q4"), "{labels:?}");
+}

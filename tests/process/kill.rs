@@ -12,7 +12,7 @@ use market::{
 };
 use sea_orm::EntityTrait;
 
-use crate::{FOLLOWERS, FanOut, SINK_DELAY, creates_by_inbox, until};
+use crate::{FOLLOWERS, FanOut, SINK_DELAY, accepts, creates_by_inbox, until};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_node_killed_mid_fan_out_serves_every_inbox_after_a_restart() {
@@ -25,6 +25,9 @@ async fn a_node_killed_mid_fan_out_serves_every_inbox_after_a_restart() {
     f.node
         .followed_by(&canary, "pottery", &["canary".to_string()])
         .await;
+    // Its Accept first, so the scripted failure meets the Create.
+    let accepted = until(Duration::from_secs(20), || async { accepts(&canary) == 1 }).await;
+    assert!(accepted, "the canary's Accept: {}", f.node.log_text());
     canary.script("/users/canary/inbox", &[503]);
     f.sink.set_delay(SINK_DELAY);
     f.publish().await;

@@ -46,6 +46,12 @@ impl FanOut {
         // Names not starting with "shared": each follower has its own inbox, so one row each.
         let followers: Vec<String> = (0..FOLLOWERS).map(|n| format!("follower{n:02}")).collect();
         node.followed_by(&sink, "pottery", &followers).await;
+        // The Accepts go out through the delivery queue, after each Follow was answered 202.
+        let all_accepted = until(Duration::from_secs(20), || async {
+            accepts(&sink) >= FOLLOWERS
+        })
+        .await;
+        assert!(all_accepted, "Accepts missing: {}", node.log_text());
         assert_eq!(accepts(&sink), FOLLOWERS, "one Accept per Follow");
         let token = node.login("ana", harness::PASSWORD).await;
         FanOut {

@@ -107,9 +107,17 @@ pub fn parse_email(email: &str) -> Result<String> {
 
 /// Look an account up by username (case-insensitive, as usernames are stored lower-cased).
 pub async fn find_user(ctx: &Context, username: &str) -> Result<Option<user::Model>> {
+    find_user_on(&ctx.db, username).await
+}
+
+/// [`find_user`] on any connection, such as an open transaction.
+pub async fn find_user_on<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    username: &str,
+) -> Result<Option<user::Model>> {
     Ok(user::Entity::find()
         .filter(user::Column::Username.eq(username.trim().to_ascii_lowercase()))
-        .one(&ctx.db)
+        .one(conn)
         .await?)
 }
 

@@ -221,6 +221,38 @@ pub async fn list_followers(
     })
 }
 
+/// A shop's follow requests waiting for its owner (oldest first, at most `limit`), and how many
+/// there are in all. Only shops that approve followers by hand have any.
+pub async fn pending_requests(
+    ctx: &Context,
+    shop_id: i32,
+    limit: u64,
+) -> Result<(Vec<FollowerView>, u64)> {
+    let query = follow::Entity::find()
+        .filter(follow::Column::ShopId.eq(shop_id))
+        .filter(follow::Column::State.eq(follow::STATE_PENDING));
+    let total = query.clone().count(&ctx.db).await?;
+    let items = query
+        .find_also_related(remote_actor::Entity)
+        .order_by_asc(follow::Column::Id)
+        .limit(limit)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .filter_map(|(f, actor)| {
+            actor.map(|a| FollowerView {
+                id: f.id,
+                handle: a.handle(),
+                actor: a.ap_id,
+                name: a.name,
+                state: f.state,
+                since: f.created_at,
+            })
+        })
+        .collect();
+    Ok((items, total))
+}
+
 /// How many accepted followers a shop has.
 pub async fn count_followers(ctx: &Context, shop_id: i32) -> Result<u64> {
     Ok(follow::Entity::find()

@@ -107,9 +107,7 @@ async fn row_of<C: ConnectionTrait>(conn: &C, user_id: i32) -> Result<Option<mem
 }
 
 async fn user_by_name<C: ConnectionTrait>(conn: &C, username: &str) -> Result<user::Model> {
-    user::Entity::find()
-        .filter(user::Column::Username.eq(username.trim().to_ascii_lowercase()))
-        .one(conn)
+    super::accounts::find_user_on(conn, username)
         .await?
         .ok_or_else(|| Error::not_found("account"))
 }

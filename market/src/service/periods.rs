@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::Query,
 };
 use serde::Serialize;
 
@@ -592,9 +593,7 @@ pub struct Statement {
 /// their patronage against everyone's, and their dividend. 404 for an unknown period or user.
 pub async fn statement(ctx: &Context, label: &str, username: &str) -> Result<Statement> {
     let view = get(ctx, label).await?;
-    let member = user::Entity::find()
-        .filter(user::Column::Username.eq(username.trim().to_ascii_lowercase()))
-        .one(&ctx.db)
+    let member = super::accounts::find_user(ctx, username)
         .await?
         .ok_or_else(|| Error::not_found("member"))?;
     let shop_ids: Vec<i32> = shop::Entity::find()
@@ -604,34 +603,39 @@ pub async fn statement(ctx: &Context, label: &str, username: &str) -> Result<Sta
         .into_iter()
         .map(|s| s.id)
         .collect();
-    // Their sales booked in the period, with the lines of each sale entry.
-    let sales = ledger_entry::Entity::find()
-        .filter(ledger_entry::Column::Kind.eq("sale"))
-        .filter(ledger_entry::Column::BookedAt.gt(view.starts_at))
-        .filter(ledger_entry::Column::BookedAt.lte(view.ends_at))
-        .all(&ctx.db)
-        .await?;
+    // Their sales booked in the period (the entries of their shops' orders), then the lines of
+    // those entries: two queries, however many sales the period has.
+    let sales = if shop_ids.is_empty() {
+        Vec::new()
+    } else {
+        let their_orders = Query::select()
+            .column(order::Column::Id)
+            .from(order::Entity)
+            .and_where(order::Column::ShopId.is_in(shop_ids))
+            .to_owned();
+        ledger_entry::Entity::find()
+            .filter(ledger_entry::Column::Kind.eq("sale"))
+            .filter(ledger_entry::Column::BookedAt.gt(view.starts_at))
+            .filter(ledger_entry::Column::BookedAt.lte(view.ends_at))
+            .filter(ledger_entry::Column::OrderId.in_subquery(their_orders))
+            .all(&ctx.db)
+            .await?
+    };
+    let mut lines_of: BTreeMap<i32, Vec<ledger_line::Model>> = BTreeMap::new();
+    for ids in sales.chunks(500) {
+        for line in ledger_line::Entity::find()
+            .filter(ledger_line::Column::EntryId.is_in(ids.iter().map(|e| e.id)))
+            .all(&ctx.db)
+            .await?
+        {
+            lines_of.entry(line.entry_id).or_default().push(line);
+        }
+    }
     let mut per: BTreeMap<String, StatementLine> = BTreeMap::new();
     let mut sums: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
     for entry in sales {
-        let Some(order_id) = &entry.order_id else {
-            continue;
-        };
-        let Some(o) = order::Entity::find_by_id(order_id.clone())
-            .one(&ctx.db)
-            .await?
-        else {
-            continue;
-        };
-        if !o.shop_id.is_some_and(|id| shop_ids.contains(&id)) {
-            continue;
-        }
-        let lines = ledger_line::Entity::find()
-            .filter(ledger_line::Column::EntryId.eq(entry.id))
-            .all(&ctx.db)
-            .await?;
         let sum = sums.entry(entry.currency.clone()).or_default();
-        for line in lines {
+        for line in lines_of.remove(&entry.id).unwrap_or_default() {
             if line.account == ledger::CASH {
                 sum.0 += line.debit_minor;
             } else if line.account == ledger::COMMISSION {

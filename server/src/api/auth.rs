@@ -84,12 +84,12 @@ pub async fn login(
         Ok(user) => user,
         Err(e) => {
             if !e.is_internal() {
-                state.login_throttle.failed(&body.username);
+                state.login_throttle.record(&body.username);
             }
             return Err(e.into());
         }
     };
-    state.login_throttle.succeeded(&body.username);
+    state.login_throttle.forget(&body.username);
     let token = accounts::issue_token(&state.ctx, &user, "api login").await?;
     Ok(
         Json(serde_json::json!({"token": token, "username": user.username, "role": user.role}))
@@ -133,14 +133,33 @@ pub struct Register {
 /// `POST /api/v1/accounts {username, password, email?}`: anyone registers as a buyer (no
 /// shop; co-op members are created by the admin). 201 `{username, role, email}`; 409 if the
 /// username is taken; 422 for a bad username, password or email.
+///
+/// At most `[server] registrations_per_hour` accounts per client address (`crate::throttle`):
+/// beyond it 429 with `Retry-After`.
 pub async fn register(
     State(state): State<AppState>,
+    client: crate::throttle::ClientAddr,
     ApiJson(body): ApiJson<Register>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    if let Err(wait) = state.registration_throttle.check(&client.key()) {
+        return Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.to_string())],
+            Json(serde_json::json!({
+                "error": "too_many_requests",
+                "message": format!(
+                    "too many accounts opened from this address lately; try again in {wait} s"
+                ),
+            })),
+        )
+            .into_response());
+    }
     let username = market::types::Username::parse(&body.username)?;
     let password = market::types::Password::parse(&body.password)?;
     let email = body.email.as_deref().filter(|e| !e.trim().is_empty());
     let user = accounts::register_buyer(&state.ctx, &username, &password, email).await?;
+    state.registration_throttle.record(&client.key());
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({
@@ -148,5 +167,6 @@ pub async fn register(
             "role": user.role,
             "email": user.email,
         })),
-    ))
+    )
+        .into_response())
 }

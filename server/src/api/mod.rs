@@ -104,22 +104,5 @@ pub fn router(config: &Config) -> Router<AppState> {
             delete(listings::delete_image),
         )
         .fallback(error::api_not_found)
-        .layer(axum::middleware::from_fn(wake_after_writes))
-}
-
-/// A successful write may have queued activities (a listing's `Create`, an `Accept`): wake the
-/// delivery worker rather than let them wait for its next tick.
-async fn wake_after_writes(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let write = !matches!(
-        *request.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD
-    );
-    let response = next.run(request).await;
-    if write && response.status().is_success() {
-        federation::outbox::wake();
-    }
-    response
+        .layer(axum::middleware::from_fn(crate::routes::wake_after_writes))
 }

@@ -6,10 +6,7 @@ use axum::{
     Json,
     extract::{Query, State},
 };
-use market::{
-    Error,
-    service::transparency::{self, Report},
-};
+use market::{Error, service::transparency::Report};
 
 use super::ApiError;
 use crate::routes::AppState;
@@ -21,7 +18,12 @@ pub async fn report(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Report>, ApiError> {
-    let mut report = transparency::report(&state.ctx, &state.fee_schedules).await?;
+    let mut report = Report::clone(
+        &*state
+            .transparency
+            .get(&state.ctx, &state.fee_schedules)
+            .await?,
+    );
     if let Some(label) = params.get("period") {
         report.periods.retain(|p| &p.label == label);
         if report.periods.is_empty() {

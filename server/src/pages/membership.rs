@@ -111,13 +111,25 @@ async fn apply(
     }
 }
 
-/// The fields of an approve/reject button.
+/// The fields of an Admit / Turn down button (here and on `/admin/members`).
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct DecideForm {
-    csrf: String,
-    username: String,
-    decision: String,
+pub(super) struct DecideForm {
+    pub(super) csrf: String,
+    pub(super) username: String,
+    /// `approve` or `reject`.
+    pub(super) decision: String,
+}
+
+impl DecideForm {
+    /// Whether the button admits (`approve`) or turns down (`reject`); 422 for anything else.
+    pub(super) fn approve(&self) -> Result<bool, market::Error> {
+        match self.decision.as_str() {
+            "approve" => Ok(true),
+            "reject" => Ok(false),
+            _ => Err(market::Error::invalid("decision", "approve or reject")),
+        }
+    }
 }
 
 async fn decide(
@@ -129,16 +141,12 @@ async fn decide(
     if let Err(refused) = check_csrf(&user, &form.csrf) {
         return refused;
     }
-    let approve = match form.decision.as_str() {
-        "approve" => true,
-        "reject" => false,
-        _ => {
-            return PageError::new(
-                &state,
-                market::Error::invalid("decision", "approve or reject"),
-            )
-            .nav(Nav::session(&user))
-            .into_response();
+    let approve = match form.approve() {
+        Ok(approve) => approve,
+        Err(e) => {
+            return PageError::new(&state, e)
+                .nav(Nav::session(&user))
+                .into_response();
         }
     };
     match membership::decide(

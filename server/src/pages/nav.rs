@@ -1,7 +1,7 @@
 //! The site header's links, which depend on who is looking: every page that renders
 //! `base.html` carries a [`Nav`].
 
-use market::service::{PageRequest, orders, shops};
+use market::service::{PageRequest, orders};
 
 use crate::{routes::AppState, session::PageUser};
 
@@ -22,8 +22,10 @@ pub struct NavAccount {
     pub username: String,
     /// Unread notifications; `None` when they could not be counted (the link stays).
     pub unread: Option<u64>,
-    /// The handle of the first shop the account runs, for "Shop orders".
-    pub shop: Option<String>,
+    /// A co-op member: "Selling" (their shops and listings).
+    pub member: bool,
+    /// An admin: "Admin".
+    pub admin: bool,
 }
 
 impl Nav {
@@ -46,14 +48,16 @@ impl Nav {
             account: Some(NavAccount {
                 username: user.user.username.clone(),
                 unread: None,
-                shop: None,
+                member: user.user.is_member(),
+                admin: user.user.is_admin(),
             }),
             guest: false,
         }
     }
 
-    /// The header for `user` (or a guest): the unread count and the account's shop. A failure
-    /// to read them is logged and costs only those figures, never the page.
+    /// The header for `user` (or a guest): the unread count. A failure to read it is logged
+    /// and costs only that figure, never the page. (A shop's orders are reached from
+    /// "Selling", which counts those waiting.)
     pub async fn build(state: &AppState, user: Option<&PageUser>) -> Nav {
         let Some(user) = user else {
             return Nav::guest();
@@ -64,18 +68,11 @@ impl Nav {
             page: 1,
             per_page: 1,
         };
-        let (unread, shop) = tokio::join!(
-            orders::notifications(ctx, &user.user, true, one),
-            shops::shops_of(ctx, &user.user)
-        );
+        let unread = orders::notifications(ctx, &user.user, true, one).await;
         if let Some(account) = nav.account.as_mut() {
             match unread {
                 Ok((_, unread)) => account.unread = Some(unread),
                 Err(e) => tracing::error!(error = %e, "counting notifications for the header"),
-            }
-            match shop {
-                Ok(owned) => account.shop = owned.into_iter().next().map(|s| s.handle),
-                Err(e) => tracing::error!(error = %e, "reading shops for the header"),
             }
         }
         nav

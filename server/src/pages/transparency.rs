@@ -248,6 +248,8 @@ struct TransparencyPage<'a> {
     nav: Nav,
     commission_percent: String,
     fee_schedules: String,
+    /// When the report shown was computed (it is kept until the books change).
+    as_of: String,
     periods: Vec<PeriodView>,
 }
 
@@ -258,7 +260,9 @@ async fn page(
     let ctx = &state.ctx;
     let nav = Nav::build(&state, user.as_ref()).await;
     let fail = PageError::with(&state, &nav);
-    let report = transparency::report(ctx, &state.fee_schedules)
+    let report = state
+        .transparency
+        .get(ctx, &state.fee_schedules)
         .await
         .map_err(&fail)?;
     let date = |d: chrono::DateTime<chrono::Utc>| d.format("%Y-%m-%d %H:%M UTC").to_string();
@@ -290,6 +294,7 @@ async fn page(
         nav: nav.clone(),
         commission_percent: report.commission_percent.normalize().to_string(),
         fee_schedules: report.fee_schedules.clone(),
+        as_of: date(report.generated_at),
         periods,
     }))
 }
@@ -300,7 +305,9 @@ async fn chart_svg(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let ctx = &state.ctx;
-    let report = transparency::report(ctx, &state.fee_schedules)
+    let report = state
+        .transparency
+        .get(ctx, &state.fee_schedules)
         .await
         .map_err(|e| PageError::new(&state, e))?;
     let label = params.get("period").map_or(OPEN, String::as_str);

@@ -19,7 +19,7 @@ use super::{
     MaybeUser, PageUser, check_csrf, cleared_cookie, internal_error, next_query, no_store, render,
     safe_next, session_cookie, with_cookie,
 };
-use crate::{pages::Nav, routes::AppState};
+use crate::{pages::Nav, routes::AppState, throttle::ClientAddr};
 
 /// `/login`, `/register` and `/logout`.
 pub(super) fn routes() -> Router<AppState> {
@@ -168,12 +168,12 @@ async fn login(
     };
     match user {
         Ok(user) => {
-            state.login_throttle.succeeded(&form.username);
+            state.login_throttle.forget(&form.username);
             start_session(&state, &user, next).await
         }
         Err(e) if e.is_internal() => internal_error(&state, &e),
         Err(_) => {
-            state.login_throttle.failed(&form.username);
+            state.login_throttle.record(&form.username);
             let page = render(&LoginPage {
                 node_name: &state.ctx.instance.name,
                 nav: Nav::guest(),
@@ -222,6 +222,7 @@ async fn register_page(
 /// with the reason (422 for a bad field, 409 for a taken username).
 async fn register(
     State(state): State<AppState>,
+    client: ClientAddr,
     headers: axum::http::HeaderMap,
     Form(form): Form<RegisterForm>,
 ) -> Response {
@@ -229,6 +230,27 @@ async fn register(
         return refused;
     }
     let next = safe_next(&form.next);
+    if let Err(wait) = state.registration_throttle.check(&client.key()) {
+        let page = render(&RegisterPage {
+            node_name: &state.ctx.instance.name,
+            nav: Nav::guest(),
+            current: None,
+            error: Some(format!(
+                "Too many accounts were opened from your network lately. Try again in {} minutes.",
+                wait.div_ceil(60)
+            )),
+            username: form.username.chars().take(64).collect(),
+            email: form.email.chars().take(254).collect(),
+            next: next.to_string(),
+            next_query: next_query(next),
+        });
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(axum::http::header::RETRY_AFTER, wait.to_string())],
+            page,
+        )
+            .into_response();
+    }
     let registered = async {
         let username = Username::parse(&form.username)?;
         let password = Password::parse(&form.password)?;
@@ -237,7 +259,10 @@ async fn register(
     }
     .await;
     match registered {
-        Ok(user) => start_session(&state, &user, next).await,
+        Ok(user) => {
+            state.registration_throttle.record(&client.key());
+            start_session(&state, &user, next).await
+        }
         Err(e) if e.is_internal() => internal_error(&state, &e),
         Err(e) => {
             let page = render(&RegisterPage {

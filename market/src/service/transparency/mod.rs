@@ -9,6 +9,7 @@
 //! closing entry belongs to the period it names. The open period runs from the end of the last
 //! closed one (or the first entry) to now.
 
+mod cache;
 pub mod fees;
 mod figures;
 
@@ -22,6 +23,7 @@ use crate::{
     Context, Result,
     entities::{fiscal_period, ledger_entry, ledger_line, order},
 };
+pub use cache::ReportCache;
 pub use figures::{Allocation, Comparison, CurrencyReport, FeeCost, Figure, Shares, Trace, amount};
 
 /// The label of the open period in URLs and JSON.
