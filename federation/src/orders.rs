@@ -345,10 +345,12 @@ fn answer(
     row: &order::Model,
     decision: &Decision,
 ) -> Result<Option<Outgoing>, market::Error> {
-    if is_local(data, &row.buyer_actor) {
+    if is_local(data, &row.buyer_actor) || *decision == Decision::Held {
         return Ok(None);
     }
     let activity = match decision {
+        // Nothing goes out until the owner answers.
+        Decision::Held => return Ok(None),
         Decision::Accepted => {
             let mut agreement = agreement_json(row)?;
             agreement["tianguis:paymentInstructions"] = json!(row.payment_instructions);
@@ -508,7 +510,7 @@ pub async fn receive_offer(
         answer(data, row, decision)
     })
     .await?;
-    if decision == Decision::Accepted {
+    if matches!(decision, Decision::Accepted | Decision::Held) {
         // The stock changed: its listing update waits in the event queue.
         outbox::wake();
     }
@@ -692,7 +694,8 @@ fn other_party(row: &order::Model, party: Party) -> (&str, &str, &str) {
 }
 
 /// A local party takes a step on order `id` (through the API, pages or CLI); the other party's
-/// node hears of it by `Update{Agreement}` or, on completion, the receipt.
+/// node hears of it by `Update{Agreement}` or, on completion, the receipt. `accepted` and
+/// `rejected` are the seller's answer to an order its shop held (see [`answer_held`]).
 pub async fn act(
     data: &Data<Context>,
     who: Authority<'_>,
@@ -701,6 +704,15 @@ pub async fn act(
     reason: Option<&str>,
 ) -> Result<order::Model, Error> {
     let (_, party) = orders::access(data, who, id).await?;
+    if matches!(to, State::Accepted | State::Rejected) {
+        if party != Party::Seller {
+            return Err(market::Error::Forbidden(
+                "only the shop accepts or declines an order".into(),
+            )
+            .into());
+        }
+        return answer_held(data, id, to == State::Accepted, reason, Some(Party::Seller)).await;
+    }
     let step = |row: &order::Model| -> Result<Option<Outgoing>, market::Error> {
         let (ours, theirs, inbox) = other_party(row, party);
         if is_local(data, theirs) {
@@ -805,6 +817,52 @@ pub async fn expire_unpaid(
         outbox::wake();
     }
     Ok(cancelled)
+}
+
+/// The shop's answer to an order it held for its owner: the buyer's node gets the `Accept`
+/// (with the Agreement) or the `Reject` (with the reason) it would have had on arrival.
+pub async fn answer_held(
+    data: &Data<Context>,
+    id: &str,
+    accept: bool,
+    reason: Option<&str>,
+    acting: Option<Party>,
+) -> Result<order::Model, Error> {
+    let (row, ids) = orders::answer_held(data, id, accept, reason, acting, |row, decision| {
+        answer(data, row, decision)
+    })
+    .await?;
+    // A declined order's stock went back: its listing update waits in the event queue.
+    outbox::wake();
+    outbox::dispatch(data, ids, true).await?;
+    Ok(row)
+}
+
+/// Decline the orders our shops held for an answer longer than `[orders] answer_days`, so the
+/// buyer is not left waiting and the items go back on sale. Returns how many were declined.
+pub async fn expire_unanswered(
+    data: &Data<Context>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, Error> {
+    let days = data.instance.answer_days;
+    if days == 0 {
+        return Ok(0);
+    }
+    let cutoff = now - chrono::Duration::days(i64::from(days));
+    let reason = format!("the shop did not answer within {days} days");
+    let mut declined = 0;
+    for row in orders::held_since(data, cutoff).await? {
+        match answer_held(data, &row.id, false, Some(&reason), None).await {
+            Ok(_) => declined += 1,
+            // Answered meanwhile: nothing to do.
+            Err(Error::Market(market::Error::Conflict(_))) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if declined > 0 {
+        tracing::info!(declined, days, "declined unanswered orders");
+    }
+    Ok(declined)
 }
 
 /// A local party writes on order `id`; the other party's node gets a private `Create{Note}`

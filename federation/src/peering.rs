@@ -738,7 +738,8 @@ pub fn start_sync(data: &Data<Context>, peer_id: i32) {
 
 /// Reconcile every `interval` (checked at least every 30 s, and at once when woken) until `stop`;
 /// every tick close the proposals whose voting window has passed; every 5 minutes also cancel
-/// our shops' orders left unpaid past `[orders] payment_days`.
+/// our shops' orders left unpaid past `[orders] payment_days` or unanswered past
+/// `[orders] answer_days`.
 pub fn spawn_reconciler(
     config: FederationConfig<Context>,
     interval: Duration,
@@ -761,6 +762,9 @@ pub fn spawn_reconciler(
                 swept = Some(tokio::time::Instant::now());
                 if let Err(e) = crate::orders::expire_unpaid(&data, chrono::Utc::now()).await {
                     tracing::warn!(error = %e, "cancelling unpaid orders failed");
+                }
+                if let Err(e) = crate::orders::expire_unanswered(&data, chrono::Utc::now()).await {
+                    tracing::warn!(error = %e, "declining unanswered orders failed");
                 }
             }
             tokio::select! {

@@ -29,6 +29,9 @@ pub struct Instance {
     pub catalog_page_limit: u64,
     /// `orders.payment_days`: days an accepted order may stay unpaid (0: forever).
     pub payment_days: u32,
+    /// `orders.answer_days`: days an order held by a shop that accepts by hand may wait for an
+    /// answer (0: forever).
+    pub answer_days: u32,
     /// `coop.commission_percent`, in basis points: the co-op's share of each sale.
     pub commission_bp: u32,
     /// `coop.payment_cost_percent`, in basis points: what payments cost the co-op.
@@ -65,6 +68,7 @@ impl Instance {
             allowlist: false,
             catalog_page_limit: 1000,
             payment_days: 7,
+            answer_days: 3,
             commission_bp: 500,
             payment_cost_bp: 0,
             bylaws: crate::bylaws::Bylaws::default(),

@@ -24,6 +24,7 @@ mod m20261122_000015_create_ledger;
 mod m20261122_000016_create_memberships;
 mod m20261122_000017_create_fiscal_periods;
 mod m20261122_000018_create_governance;
+mod m20261122_000019_add_orders_by_hand_to_shops;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000016_create_memberships::Migration),
             Box::new(m20261122_000017_create_fiscal_periods::Migration),
             Box::new(m20261122_000018_create_governance::Migration),
+            Box::new(m20261122_000019_add_orders_by_hand_to_shops::Migration),
         ]
     }
 }

@@ -353,7 +353,7 @@ pub enum ShopCommand {
         #[arg(long)]
         avatar: Option<PathBuf>,
     },
-    /// Change a shop's display name, bio or avatar.
+    /// Change a shop's display name, bio, avatar, or how it answers followers and orders.
     Update {
         /// The shop's handle.
         handle: String,
@@ -369,6 +369,9 @@ pub enum ShopCommand {
         /// Whether follow requests wait for approval (true or false).
         #[arg(long)]
         approve_followers: Option<bool>,
+        /// Whether orders wait for the owner to accept them (true or false).
+        #[arg(long)]
+        accept_orders_by_hand: Option<bool>,
     },
     /// List shops.
     List,
@@ -1079,19 +1082,26 @@ async fn shop(ctx: &Context, cmd: ShopCommand) -> anyhow::Result<()> {
             bio,
             avatar,
             approve_followers,
+            accept_orders_by_hand,
         } => {
-            if name.is_none() && bio.is_none() && avatar.is_none() && approve_followers.is_none() {
+            let profile = name.is_some()
+                || bio.is_some()
+                || approve_followers.is_some()
+                || accept_orders_by_hand.is_some();
+            if !profile && avatar.is_none() {
                 anyhow::bail!(
-                    "nothing to change: give --name, --bio, --avatar or --approve-followers"
+                    "nothing to change: give --name, --bio, --avatar, --approve-followers or \
+                     --accept-orders-by-hand"
                 );
             }
             let avatar = avatar.map(|path| read_file(&path)).transpose()?;
             let mut shop = shops::get_shop(ctx, &handle).await?;
-            if name.is_some() || bio.is_some() || approve_followers.is_some() {
+            if profile {
                 let changes = ShopChanges {
                     display_name: name,
                     bio,
                     manually_approves_followers: approve_followers,
+                    accepts_orders_by_hand: accept_orders_by_hand,
                 };
                 shop = shops::update_shop(ctx, Authority::Operator, &handle, changes).await?;
             }

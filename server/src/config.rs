@@ -179,11 +179,17 @@ pub struct OrdersConfig {
     /// Days an accepted order may stay unpaid before the shop's node cancels it and puts its
     /// items back on sale (0: never).
     pub payment_days: u32,
+    /// Days an order may wait for a shop that accepts orders by hand before the node declines
+    /// it for the shop, telling the buyer why (0: never).
+    pub answer_days: u32,
 }
 
 impl Default for OrdersConfig {
     fn default() -> Self {
-        OrdersConfig { payment_days: 7 }
+        OrdersConfig {
+            payment_days: 7,
+            answer_days: 3,
+        }
     }
 }
 

@@ -49,6 +49,7 @@ pub async fn open_context(config: &Config) -> anyhow::Result<Context> {
     instance.allowlist = config.federation.mode == crate::config::FederationMode::Allowlist;
     instance.catalog_page_limit = config.federation.catalog_page_limit;
     instance.payment_days = config.orders.payment_days;
+    instance.answer_days = config.orders.answer_days;
     instance.commission_bp =
         crate::config::CoopConfig::basis_points(config.coop.commission_percent);
     instance.payment_cost_bp =

@@ -143,6 +143,23 @@ async fn a_buyer_orders_from_a_peer_co_op_and_the_seller_ships_it() {
     })
     .await;
 
+    // Bea makes things to order: she wants to accept each order herself.
+    let bea = Browser::start("seller", WIDE.0, WIDE.1).await;
+    bea.goto(&b.url("/login")).await;
+    bea.fill("input[name=username]", "bea").await;
+    bea.fill("input[name=password]", PASSWORD).await;
+    bea.press("Log in").await;
+    bea.wait_for_text("Log out").await;
+    bea.click_link("Selling").await;
+    bea.click_link("Shop settings").await;
+    bea.click("#by_hand").await;
+    bea.press("Save the settings").await;
+    bea.wait_for_text("Saved.").await;
+    assert!(
+        bea.find("#by_hand").await.is_selected().await.unwrap(),
+        "the setting did not stick"
+    );
+
     // Ana comes to her co-op's node for the first time and opens an account.
     let ana = Browser::start("buyer", WIDE.0, WIDE.1).await;
     ana.goto(&a.url("/")).await;
@@ -194,19 +211,17 @@ async fn a_buyer_orders_from_a_peer_co_op_and_the_seller_ships_it() {
     ana.audit().await;
     ana.screenshot("confirm").await;
     ana.press("Confirm the order").await;
-    ana.wait_for_text("Accepted").await;
+    ana.wait_for_text("waiting for the shop to accept it").await;
     let order_url = ana.url().await;
     assert!(order_url.path().starts_with("/orders/"), "{order_url}");
+    assert!(
+        !ana.text().await.contains("IBAN"),
+        "payment details before acceptance"
+    );
     ana.audit().await;
-    ana.screenshot("order-accepted").await;
+    ana.screenshot("order-offered").await;
 
-    // Bea, on her own node, sees the order, marks it paid, then shipped.
-    let bea = Browser::start("seller", WIDE.0, WIDE.1).await;
-    bea.goto(&b.url("/login")).await;
-    bea.fill("input[name=username]", "bea").await;
-    bea.fill("input[name=password]", PASSWORD).await;
-    bea.press("Log in").await;
-    bea.wait_for_text("Log out").await;
+    // Bea, on her own node, accepts the order, marks it paid, then shipped.
     // Her Selling page says an order waits for her, and leads to it.
     bea.click_link("Selling").await;
     bea.wait_for_text("1 order waits for you").await;
@@ -216,6 +231,12 @@ async fn a_buyer_orders_from_a_peer_co_op_and_the_seller_ships_it() {
     assert!(bea.text().await.contains("61.50 EUR"));
     bea.audit().await;
     bea.screenshot("shop-orders").await;
+    bea.press("Accept the order").await;
+    bea.wait_for_text("Mark as paid").await;
+    // Ana's page now says how to pay.
+    ana.goto(order_url.as_str()).await;
+    ana.wait_for_text("IBAN MX00 1234").await;
+    ana.screenshot("order-accepted").await;
     bea.press("Mark as paid").await;
     bea.wait_for_text("Mark as shipped").await;
     bea.press("Mark as shipped").await;

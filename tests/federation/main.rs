@@ -15,6 +15,7 @@ mod inbox_security;
 mod ledger;
 mod mastodon_rules;
 mod orders;
+mod orders_by_hand;
 mod peers;
 mod process;
 mod thumbnails;

@@ -99,7 +99,7 @@ pub(crate) async fn pottery(node: &TestNode, stock: i64) -> (Member, String) {
 }
 
 /// The catalog entry id of the mug on `node`.
-async fn mug_entry(node: &TestNode, token: &str) -> i64 {
+pub(crate) async fn mug_entry(node: &TestNode, token: &str) -> i64 {
     let found = json_ok(node.get("/api/v1/catalog?q=mug", Some(token)).await, 200).await;
     found["items"][0]["id"].as_i64().unwrap()
 }
@@ -160,7 +160,7 @@ pub(crate) async fn order_view(node: &TestNode, token: &str, id: &str) -> Value 
     .await
 }
 
-async fn wait_state(node: &TestNode, token: &str, id: &str, state: &str) -> Value {
+pub(crate) async fn wait_state(node: &TestNode, token: &str, id: &str, state: &str) -> Value {
     until(&format!("order {id} is {state}"), || async {
         order_view(node, token, id).await["state"] == state
     })
@@ -194,7 +194,7 @@ pub(crate) async fn stock(node: &TestNode, listing: &str) -> i64 {
         .unwrap()
 }
 
-async fn notifications(node: &TestNode, token: &str) -> Vec<String> {
+pub(crate) async fn notifications(node: &TestNode, token: &str) -> Vec<String> {
     let page = json_ok(node.get("/api/v1/notifications", Some(token)).await, 200).await;
     page["items"]
         .as_array()
@@ -204,7 +204,7 @@ async fn notifications(node: &TestNode, token: &str) -> Vec<String> {
         .collect()
 }
 
-fn states(view: &Value) -> Vec<String> {
+pub(crate) fn states(view: &Value) -> Vec<String> {
     view["timeline"]
         .as_array()
         .unwrap()

@@ -23,6 +23,9 @@ pub struct Model {
     /// Follow requests wait for the owner's approval instead of being accepted at once.
     pub manually_approves_followers: bool,
     pub updated_at: DateTimeUtc,
+    /// Orders wait for the owner to accept or decline them instead of being accepted on
+    /// arrival (the stock is held meanwhile).
+    pub accepts_orders_by_hand: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,7 +3,7 @@
 //! will carry. Shipping: options with a name, a price and the regions they reach (ISO 3166-1
 //! alpha-2 country codes; none listed means everywhere), or pickup (no address needed).
 
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -138,6 +138,15 @@ pub async fn set(
 ) -> Result<Checkout> {
     let shop = shops::get_shop(ctx, handle).await?;
     ensure_can_manage(who, &shop)?;
+    let checkout = check(payment_instructions, options)?;
+    let txn = db::begin_write(&ctx.db).await?;
+    write(&txn, shop.id, &checkout).await?;
+    txn.commit().await?;
+    Ok(checkout)
+}
+
+/// Check checkout settings as typed: 422 naming what is wrong, nothing written.
+pub fn check(payment_instructions: &str, options: Vec<ShippingOptionInput>) -> Result<Checkout> {
     let instructions = payment_instructions.trim().to_string();
     if instructions.chars().count() > MAX_INSTRUCTIONS
         || instructions
@@ -166,27 +175,34 @@ pub async fn set(
     if ids.len() != options.len() {
         return Err(Error::invalid("shipping_options", "each id at most once"));
     }
-    let json = serde_json::to_string(&options)
-        .map_err(|e| Error::Internal(format!("shipping options: {e}")))?;
-    let txn = db::begin_write(&ctx.db).await?;
-    let row = shop_checkout::ActiveModel {
-        shop_id: Set(shop.id),
-        payment_instructions: Set(instructions.clone()),
-        shipping_options: Set(json),
-        updated_at: Set(chrono::Utc::now()),
-    };
-    if shop_checkout::Entity::find_by_id(shop.id)
-        .one(&txn)
-        .await?
-        .is_some()
-    {
-        row.update(&txn).await?;
-    } else {
-        row.insert(&txn).await?;
-    }
-    txn.commit().await?;
     Ok(Checkout {
         payment_instructions: instructions,
         shipping_options: options,
     })
+}
+
+/// Store checked settings as shop `shop_id`'s, on `conn` (a transaction the caller commits).
+pub(crate) async fn write(
+    conn: &impl ConnectionTrait,
+    shop_id: i32,
+    checkout: &Checkout,
+) -> Result<()> {
+    let json = serde_json::to_string(&checkout.shipping_options)
+        .map_err(|e| Error::Internal(format!("shipping options: {e}")))?;
+    let row = shop_checkout::ActiveModel {
+        shop_id: Set(shop_id),
+        payment_instructions: Set(checkout.payment_instructions.clone()),
+        shipping_options: Set(json),
+        updated_at: Set(chrono::Utc::now()),
+    };
+    if shop_checkout::Entity::find_by_id(shop_id)
+        .one(conn)
+        .await?
+        .is_some()
+    {
+        row.update(conn).await?;
+    } else {
+        row.insert(conn).await?;
+    }
+    Ok(())
 }

@@ -202,15 +202,15 @@ pub fn path(from: State, to: State, by: Party) -> Result<Vec<State>> {
     Ok(vec![to])
 }
 
-/// What `party` may do next with an order in `state` through the API (offers are answered by
-/// the shop's node itself, so `accepted`/`rejected` are never among them).
+/// What `party` may do next with an order in `state` through the API. The seller sees
+/// `accepted`/`rejected` only for an order still `offered`: on the seller's side that is an
+/// order its shop holds for an answer (other offers are answered by the node as they arrive).
 pub fn actions(state: State, party: Party, was_paid: bool) -> Vec<State> {
     STEPS
         .iter()
         .filter(|(f, t, parties)| {
             *f == state
                 && parties.contains(&party)
-                && !matches!(t, State::Accepted | State::Rejected)
                 && (*t != State::Refunded || *f != State::Cancelled || was_paid)
         })
         .map(|(_, t, _)| *t)
@@ -679,13 +679,18 @@ pub struct OfferIn {
 pub enum Decision {
     /// Stock reserved, order accepted.
     Accepted,
+    /// Stock reserved, the order waits for the shop's owner to accept or decline it (a shop
+    /// that accepts orders by hand); the buyer hears nothing yet.
+    Held,
     /// Refused, with the reason for the buyer.
     Rejected(String),
 }
 
 /// Answer an offer for one of our listings: accept it (reserving the stock with one
 /// conditional update, so of two offers for the last item one is accepted and one rejected) or
-/// reject it with a reason, and record the order. `existing` is the buyer's row when the buyer
+/// reject it with a reason, and record the order. A shop that accepts orders by hand gets the
+/// order held instead of accepted: the stock is reserved the same way, and [`answer_held`]
+/// gives the owner's answer later. `existing` is the buyer's row when the buyer
 /// is on this node too (the same row then carries both sides). `outgoing` builds the `Accept`
 /// or `Reject` from the stored order; it is queued in the same transaction.
 pub async fn decide(
@@ -773,17 +778,21 @@ pub async fn decide(
             }
         }
     }
+    if decision == Decision::Accepted && shop.accepts_orders_by_hand {
+        decision = Decision::Held;
+    }
     let id = match existing {
         Some(id) => id.to_string(),
         None => uuid::Uuid::new_v4().to_string(),
     };
     let state = match &decision {
         Decision::Accepted => State::Accepted,
+        Decision::Held => State::Offered,
         Decision::Rejected(_) => State::Rejected,
     };
     let reason = match &decision {
         Decision::Rejected(why) => Some(why.clone()),
-        Decision::Accepted => None,
+        Decision::Accepted | Decision::Held => None,
     };
     let agreement_id =
         (state == State::Accepted).then(|| ctx.instance.url(&format!("/orders/{id}")));
@@ -800,7 +809,14 @@ pub async fn decide(
                 .one(&txn)
                 .await?
                 .ok_or_else(|| Error::not_found("order"))?;
-            check_step(current.state()?, state, Party::Seller)?;
+            let from = current.state()?;
+            if decision == Decision::Held {
+                if from != State::Offered {
+                    return Err(Error::Conflict(format!("the order is already {from}")));
+                }
+            } else {
+                check_step(from, state, Party::Seller)?;
+            }
             let mut active: order::ActiveModel = current.into();
             active.state = Set(state.as_str().into());
             active.agreement_id = Set(agreement_id);
@@ -863,12 +879,105 @@ pub async fn decide(
             })?
         }
     };
+    if decision == Decision::Held {
+        // The buyer's own row already says `offered` when the buyer is ours.
+        if existing.is_none() {
+            record_event(&txn, &stored, "state", Party::Buyer, None).await?;
+        }
+        notify(
+            &txn,
+            &stored,
+            Some(Party::Buyer),
+            "order_state",
+            &format!(
+                "New order to accept or decline: {} × {} ({})",
+                stored.quantity, stored.title, stored.shop_name
+            ),
+        )
+        .await?;
+    } else {
+        record_event(&txn, &stored, "state", Party::Seller, reason.as_deref()).await?;
+        // Nobody acted by hand: both local parties hear of it.
+        notify(
+            &txn,
+            &stored,
+            None,
+            "order_state",
+            &state_text(&stored, state, reason.as_deref()),
+        )
+        .await?;
+    }
+    let out = match decision {
+        Decision::Held => None,
+        _ => outgoing(&stored, &decision)?,
+    };
+    let ids = queue(&txn, out).await?;
+    txn.commit().await?;
+    Ok((stored, decision, ids))
+}
+
+/// The shop's owner answers an order its node held (a shop that accepts orders by hand):
+/// accept it (the stock is already reserved) or decline it with `reason_text` (the stock goes
+/// back on sale). `acting` is `Some(Seller)` for the owner by hand, `None` for the node (an
+/// offer left unanswered too long). 404 for no such order, 409 unless the order is ours and
+/// still waits for an answer. `outgoing` builds the `Accept` or `Reject` from the stored order,
+/// queued in the same transaction.
+pub async fn answer_held(
+    ctx: &Context,
+    id: &str,
+    accept: bool,
+    reason_text: Option<&str>,
+    acting: Option<Party>,
+    outgoing: impl FnOnce(&order::Model, &Decision) -> Result<Option<Outgoing>>,
+) -> Result<(order::Model, Vec<i32>)> {
+    let why = reason(reason_text)?;
+    let txn = db::begin_catalog_write(&ctx.db).await?;
+    let current = order::Entity::find_by_id(id.to_string())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::not_found("order"))?;
+    let from = current.state()?;
+    if current.shop_id.is_none() {
+        return Err(Error::Forbidden(
+            "only the shop's node answers an order".into(),
+        ));
+    }
+    if from != State::Offered {
+        return Err(Error::Conflict(format!(
+            "the order is {from}: only an order waiting for the shop is accepted or declined"
+        )));
+    }
+    let (state, decision) = if accept {
+        (State::Accepted, Decision::Accepted)
+    } else {
+        let why = why
+            .clone()
+            .unwrap_or_else(|| "the shop declined the order".to_string());
+        (State::Rejected, Decision::Rejected(why))
+    };
+    let reason = match &decision {
+        Decision::Rejected(why) => Some(why.clone()),
+        _ => None,
+    };
+    let now = db::now(&txn).await?;
+    let listing = current.listing_id.clone();
+    let quantity = current.quantity;
+    let mut active: order::ActiveModel = current.into();
+    active.state = Set(state.as_str().into());
+    active.updated_at = Set(now);
+    active.reason = Set(reason.clone());
+    if accept {
+        active.agreement_id = Set(Some(ctx.instance.url(&format!("/orders/{id}"))));
+    }
+    let stored = active.update(&txn).await?;
+    if !accept && let Some(listing) = &listing {
+        listings::put_back_stock(&txn, ctx, listing, quantity).await?;
+    }
     record_event(&txn, &stored, "state", Party::Seller, reason.as_deref()).await?;
-    // Nobody acted by hand: both local parties hear of it.
     notify(
         &txn,
         &stored,
-        None,
+        acting,
         "order_state",
         &state_text(&stored, state, reason.as_deref()),
     )
@@ -876,7 +985,22 @@ pub async fn decide(
     let out = outgoing(&stored, &decision)?;
     let ids = queue(&txn, out).await?;
     txn.commit().await?;
-    Ok((stored, decision, ids))
+    Ok((stored, ids))
+}
+
+/// Orders our shops hold for an answer since before `cutoff`: the sweeper declines them.
+pub async fn held_since(
+    ctx: &Context,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<order::Model>> {
+    Ok(order::Entity::find()
+        .filter(order::Column::State.eq(State::Offered.as_str()))
+        .filter(order::Column::ShopId.is_not_null())
+        .filter(order::Column::UpdatedAt.lt(cutoff))
+        .order_by_asc(order::Column::UpdatedAt)
+        .limit(100)
+        .all(&ctx.db)
+        .await?)
 }
 
 /// The figures of an accepted order.
@@ -1001,7 +1125,7 @@ pub async fn transition(
 ) -> Result<(order::Model, Vec<i32>)> {
     if matches!(to, State::Accepted | State::Rejected | State::Offered) {
         return Err(Error::Conflict(
-            "offers are answered by the shop's node as they arrive".into(),
+            "offers are answered by the shop's node as they arrive, or with answer_held".into(),
         ));
     }
     let why = reason(reason_text)?;
@@ -1713,7 +1837,11 @@ mod tests {
             actions(State::Accepted, Party::Buyer, false),
             vec![State::Cancelled]
         );
-        assert!(actions(State::Offered, Party::Seller, false).is_empty());
+        assert_eq!(
+            actions(State::Offered, Party::Seller, false),
+            vec![State::Accepted, State::Rejected]
+        );
+        assert!(actions(State::Offered, Party::Buyer, false).is_empty());
         assert!(actions(State::Cancelled, Party::Seller, false).is_empty());
         assert_eq!(
             actions(State::Cancelled, Party::Seller, true),

@@ -57,9 +57,11 @@ pub struct ShopChanges {
     pub bio: Option<String>,
     /// Whether follow requests wait for approval.
     pub manually_approves_followers: Option<bool>,
+    /// Whether orders wait for the owner to accept them.
+    pub accepts_orders_by_hand: Option<bool>,
 }
 
-/// Change a shop's display name or bio.
+/// Change a shop's display name, bio, or how it answers followers and orders.
 pub async fn update_shop(
     ctx: &Context,
     who: Authority<'_>,
@@ -68,6 +70,37 @@ pub async fn update_shop(
 ) -> Result<shop::Model> {
     let shop = get_shop(ctx, handle).await?;
     ensure_can_manage(who, &shop)?;
+    let row = changed(shop, &changes)?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
+    let shop = write_changes(&txn, row).await?;
+    txn.commit().await?;
+    Ok(shop)
+}
+
+/// Change a shop's profile and its checkout settings together, as its settings page does: all
+/// is checked first, then written in one transaction, so a refusal or a failure saves nothing.
+pub async fn update_settings(
+    ctx: &Context,
+    who: Authority<'_>,
+    handle: &str,
+    changes: ShopChanges,
+    payment_instructions: &str,
+    options: Vec<crate::service::checkout::ShippingOptionInput>,
+) -> Result<shop::Model> {
+    let shop = get_shop(ctx, handle).await?;
+    ensure_can_manage(who, &shop)?;
+    let shop_id = shop.id;
+    let row = changed(shop, &changes)?;
+    let checkout = crate::service::checkout::check(payment_instructions, options)?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
+    crate::service::checkout::write(&txn, shop_id, &checkout).await?;
+    let shop = write_changes(&txn, row).await?;
+    txn.commit().await?;
+    Ok(shop)
+}
+
+/// `shop` with `changes` checked and applied, not yet written.
+fn changed(shop: shop::Model, changes: &ShopChanges) -> Result<shop::ActiveModel> {
     let mut row: shop::ActiveModel = shop.into();
     if let Some(name) = &changes.display_name {
         row.display_name = Set(DisplayName::parse(name)?.into_inner());
@@ -78,11 +111,20 @@ pub async fn update_shop(
     if let Some(manual) = changes.manually_approves_followers {
         row.manually_approves_followers = Set(manual);
     }
+    if let Some(by_hand) = changes.accepts_orders_by_hand {
+        row.accepts_orders_by_hand = Set(by_hand);
+    }
     row.updated_at = Set(chrono::Utc::now());
-    let txn = crate::db::begin_write(&ctx.db).await?;
-    let shop = row.update(&txn).await?;
-    crate::service::catalog::rename_local_shop(&txn, &shop.ap_id, &shop.display_name).await?;
-    txn.commit().await?;
+    Ok(row)
+}
+
+/// Write a changed shop on `txn`, and its name into the catalog's copy of its listings.
+async fn write_changes(
+    txn: &sea_orm::DatabaseTransaction,
+    row: shop::ActiveModel,
+) -> Result<shop::Model> {
+    let shop = row.update(txn).await?;
+    crate::service::catalog::rename_local_shop(txn, &shop.ap_id, &shop.display_name).await?;
     Ok(shop)
 }
 
@@ -147,6 +189,7 @@ pub async fn create_shop(ctx: &Context, owner: &user::Model, new: NewShop) -> Re
         private_key_pem: Set(pair.private_key_pem),
         public_key_pem: Set(pair.public_key_pem),
         manually_approves_followers: Set(false),
+        accepts_orders_by_hand: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

@@ -30,6 +30,7 @@ pub fn shop_json(instance: &Instance, shop: &shop::Model) -> serde_json::Value {
         "avatar_url": shop.avatar_file.as_deref().map(|f| instance.media_url(f)),
         "acct": format!("{}@{}", shop.handle, instance.domain),
         "manually_approves_followers": shop.manually_approves_followers,
+        "accepts_orders_by_hand": shop.accepts_orders_by_hand,
         "created_at": shop.created_at,
         "updated_at": shop.updated_at,
     })
@@ -83,22 +84,34 @@ pub struct ShopPatch {
     name: Option<String>,
     bio: Option<String>,
     manually_approves_followers: Option<bool>,
+    accepts_orders_by_hand: Option<bool>,
 }
 
-/// `PATCH /api/v1/shops/{handle}`: change the display name or bio.
+/// `PATCH /api/v1/shops/{handle}`: change the display name, bio, how followers and orders are
+/// answered.
 pub async fn update(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(handle): Path<String>,
     ApiJson(patch): ApiJson<ShopPatch>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if patch.name.is_none() && patch.bio.is_none() && patch.manually_approves_followers.is_none() {
-        return Err(Error::invalid("body", "nothing to change: give name or bio").into());
+    if patch.name.is_none()
+        && patch.bio.is_none()
+        && patch.manually_approves_followers.is_none()
+        && patch.accepts_orders_by_hand.is_none()
+    {
+        return Err(Error::invalid(
+            "body",
+            "nothing to change: give name, bio, manually_approves_followers or \
+             accepts_orders_by_hand",
+        )
+        .into());
     }
     let changes = ShopChanges {
         display_name: patch.name,
         bio: patch.bio,
         manually_approves_followers: patch.manually_approves_followers,
+        accepts_orders_by_hand: patch.accepts_orders_by_hand,
     };
     let shop =
         shops::update_shop(&state.ctx, Authority::User(&auth.user), &handle, changes).await?;

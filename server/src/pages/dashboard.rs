@@ -117,10 +117,12 @@ async fn managed_shop(
     Ok(shop)
 }
 
-/// The states of an order in which the next step is the shop's: mark the payment received
-/// (accepted), send the goods (paid), issue the receipt (delivered). Offers are answered by the
-/// node itself, and a shipped order waits for its delivery.
-const SHOP_MOVES_NEXT: [OrderState; 3] = [
+/// The states of an order in which the next step is the shop's: accept or decline it (offered:
+/// on the shop's side, an order held for a shop that accepts by hand), mark the payment received
+/// (accepted), send the goods (paid), issue the receipt (delivered). A shipped order waits for
+/// its delivery.
+const SHOP_MOVES_NEXT: [OrderState; 4] = [
+    OrderState::Offered,
     OrderState::Accepted,
     OrderState::Paid,
     OrderState::Delivered,

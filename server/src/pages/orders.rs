@@ -79,8 +79,8 @@ pub(super) struct Action {
     pub state: &'static str,
     /// The button's text.
     pub label: &'static str,
-    /// A cancellation: the form has a reason field (in a `<details>`, so it stays out of the
-    /// way until wanted).
+    /// A cancellation or a declined order: the form has a reason field (in a `<details>`, so it
+    /// stays out of the way until wanted).
     pub cancel: bool,
     /// The reason is required (the shop cancelling).
     pub reason_required: bool,
@@ -100,9 +100,11 @@ pub(super) fn actions(view: &OrderView) -> Vec<Action> {
                 OrderState::Completed => "Complete the order and issue the receipt",
                 OrderState::Cancelled => "Cancel the order",
                 OrderState::Refunded => "Mark as refunded",
-                OrderState::Offered | OrderState::Accepted | OrderState::Rejected => "Change",
+                OrderState::Accepted => "Accept the order",
+                OrderState::Rejected => "Decline the order",
+                OrderState::Offered => "Change",
             },
-            cancel: *to == OrderState::Cancelled,
+            cancel: matches!(to, OrderState::Cancelled | OrderState::Rejected),
             reason_required: *to == OrderState::Cancelled && view.role == Party::Seller,
         })
         .collect()

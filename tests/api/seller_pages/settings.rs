@@ -25,6 +25,7 @@ async fn shop_settings_save_shipping_options_the_api_shows() {
         ("name", "Ana's Pottery"),
         ("bio", "Mugs & bowls from Oaxaca."),
         ("payment_instructions", "Bank transfer to ES00 1234."),
+        ("by_hand", "on"),
         ("ship0_id", ""),
         ("ship0_name", "Standard post"),
         ("ship0_price", "5.00"),
@@ -64,6 +65,7 @@ async fn shop_settings_save_shipping_options_the_api_shows() {
         .unwrap();
     assert_eq!(shop["name"], "Ana's Pottery");
     assert_eq!(shop["bio"], "Mugs & bowls from Oaxaca.");
+    assert_eq!(shop["accepts_orders_by_hand"], true);
 
     // The page shows the two options and two blank rows; a bad price in the second row comes
     // back at that row's price, and nothing changes.
@@ -146,6 +148,14 @@ async fn shop_settings_save_shipping_options_the_api_shows() {
         options[0]["currency"], "EUR",
         "a blank currency is the co-op's"
     );
+    // The box was left unticked: orders are accepted on arrival again.
+    let shop: Value = node
+        .get("/api/v1/shops/pottery", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shop["accepts_orders_by_hand"], false);
 
     // The avatar.
     let form = multipart::Form::new()

@@ -71,6 +71,8 @@ struct SettingsFields {
     name: String,
     bio: String,
     manual: bool,
+    /// Orders wait for the owner's answer.
+    by_hand: bool,
     payment: String,
     rows: Vec<ShipRow>,
 }
@@ -101,6 +103,7 @@ impl SettingsFields {
             name: shop.display_name.clone(),
             bio: shop.bio.clone(),
             manual: shop.manually_approves_followers,
+            by_hand: shop.accepts_orders_by_hand,
             payment: checkout.payment_instructions,
             rows,
         }
@@ -125,6 +128,7 @@ impl SettingsFields {
             name: text("name"),
             bio: text("bio"),
             manual: form.contains_key("manual"),
+            by_hand: form.contains_key("by_hand"),
             payment: text("payment_instructions"),
             rows,
         }
@@ -196,6 +200,8 @@ struct SettingsPage<'a> {
     problem: Problem,
     notice: &'static str,
     max_mb: usize,
+    /// `[orders] answer_days` (0: an order waits for an answer as long as it takes).
+    answer_days: u32,
 }
 
 async fn show(
@@ -223,6 +229,7 @@ async fn show(
         nav,
         csrf: user.csrf(),
         domain: &ctx.instance.domain,
+        answer_days: ctx.instance.answer_days,
         avatar_url: shop
             .avatar_file
             .as_deref()
@@ -284,23 +291,21 @@ async fn save(
     let ctx = &state.ctx;
     let fields = SettingsFields::from_form(&form);
     let (options, sent) = fields.options(&ctx.instance.bylaws.currency);
-    let saved = async {
-        shops::NewShop::parse(&shop.handle, &fields.name, Some(&fields.bio))?;
-        checkout::set(
-            ctx,
-            Authority::User(&user.user),
-            &shop.handle,
-            &fields.payment,
-            options,
-        )
-        .await?;
-        let changes = ShopChanges {
-            display_name: Some(fields.name.clone()),
-            bio: Some(fields.bio.clone()),
-            manually_approves_followers: Some(fields.manual),
-        };
-        shops::update_shop(ctx, Authority::User(&user.user), &shop.handle, changes).await
-    }
+    let changes = ShopChanges {
+        display_name: Some(fields.name.clone()),
+        bio: Some(fields.bio.clone()),
+        manually_approves_followers: Some(fields.manual),
+        accepts_orders_by_hand: Some(fields.by_hand),
+    };
+    // One transaction: a refused field or a failed write saves nothing.
+    let saved = shops::update_settings(
+        ctx,
+        Authority::User(&user.user),
+        &shop.handle,
+        changes,
+        &fields.payment,
+        options,
+    )
     .await;
     match saved {
         Ok(shop) => {
