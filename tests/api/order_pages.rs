@@ -555,3 +555,99 @@ async fn orders_are_private_to_their_two_parties() {
     assert_eq!(page(&node, "/shops/nobody/payment", None).await.0, 404);
     node.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_shop_that_accepts_by_hand_answers_each_order_from_its_pages() {
+    let node = TestNode::spawn().await;
+    let (bea, listing) = pottery(&node, 3).await;
+    let response = node
+        .patch_json(
+            "/api/v1/shops/pottery",
+            Some(&bea.token),
+            &json!({"accepts_orders_by_hand": true}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let carl = register(&node, "carl").await;
+    let (_, found) = page(&node, "/search?q=mug", Some(&carl)).await;
+    let entry = between(&found, r#"href="/catalog/items/"#, "\"").to_string();
+    let stock = || async {
+        node.listing(&listing)
+            .await
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["stock"]
+            .as_i64()
+            .unwrap()
+    };
+
+    // Carl's order waits; its items are held; he has nothing to press and no payment details.
+    let placed = order_by_post(&node, &carl, &entry, "2").await;
+    assert_eq!(placed.status(), 303);
+    let first = location(&placed).trim_start_matches("/orders/").to_string();
+    let (_, html) = page(&node, &format!("/orders/{first}"), Some(&carl)).await;
+    assert!(html.contains("waiting for the shop to accept it"), "{html}");
+    assert!(!html.contains(r#"name="state""#) && !html.contains(INSTRUCTIONS));
+    assert_eq!(stock().await, 1);
+
+    // Bea's dashboard counts it; her list offers Accept and Decline.
+    let seller = log_in(&node, "bea").await;
+    let (_, dashboard) = page(&node, "/selling", Some(&seller)).await;
+    assert!(
+        dashboard.contains("<strong>1</strong> order waits for you"),
+        "{dashboard}"
+    );
+    let (_, list) = page(&node, "/shops/pottery/orders", Some(&seller)).await;
+    assert!(list.contains("waits for your answer"), "{list}");
+    assert!(list.contains("Accept the order") && list.contains("Decline the order"));
+
+    // She declines it with a reason: Carl reads it, the items are back.
+    let csrf = csrf_of(&node, &seller).await;
+    let declined = post_form(
+        &node,
+        &format!("/orders/{first}/state"),
+        &[
+            ("csrf", csrf.as_str()),
+            ("state", "rejected"),
+            ("reason", "Out of clay until March"),
+            ("back", "/shops/pottery/orders"),
+        ],
+        Some(&seller),
+    )
+    .await;
+    assert_eq!(declined.status(), 303);
+    assert_eq!(order_state(&node, &first).await, "rejected");
+    assert_eq!(stock().await, 3);
+    let (_, html) = page(&node, &format!("/orders/{first}"), Some(&carl)).await;
+    assert!(html.contains("Reason: Out of clay until March"), "{html}");
+
+    // The next one she accepts from its own page: Carl then sees how to pay.
+    let placed = order_by_post(&node, &carl, &entry, "1").await;
+    let second = location(&placed).trim_start_matches("/orders/").to_string();
+    let (_, html) = page(&node, &format!("/orders/{second}"), Some(&seller)).await;
+    assert!(
+        html.contains("waits for you to accept or decline it"),
+        "{html}"
+    );
+    let accepted = press(&node, &seller, &second, "accepted", "").await;
+    assert_eq!(accepted.status(), 303);
+    let (_, html) = page(&node, &format!("/orders/{second}"), Some(&carl)).await;
+    assert!(state_is(&html, "Accepted"), "{html}");
+    assert!(html.contains("Bank transfer to IBAN MX00 1234"), "{html}");
+    let (_, dashboard) = page(&node, "/selling", Some(&seller)).await;
+    assert!(
+        dashboard.contains("<strong>1</strong> order waits for you"),
+        "to mark paid: {dashboard}"
+    );
+    // Carl cannot answer for the shop.
+    let csrf = csrf_of(&node, &carl).await;
+    let refused = post_form(
+        &node,
+        &format!("/orders/{second}/state"),
+        &[("csrf", csrf.as_str()), ("state", "rejected")],
+        Some(&carl),
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(order_state(&node, &second).await, "accepted");
+}
