@@ -345,7 +345,7 @@ fn answer(
     row: &order::Model,
     decision: &Decision,
 ) -> Result<Option<Outgoing>, market::Error> {
-    if is_local(data, &row.buyer_actor) || *decision == Decision::Held {
+    if is_local(data, &row.buyer_actor) {
         return Ok(None);
     }
     let activity = match decision {
