@@ -337,6 +337,45 @@ async fn an_admin_changes_roles_admits_an_applicant_and_removes_a_member() {
 }
 
 #[tokio::test]
+async fn removing_a_member_whose_shop_has_an_open_order_is_refused_and_changes_nothing() {
+    let node = TestNode::spawn().await;
+    node.admin("root").await;
+    let (_, listing) = crate::order_pages::pottery(&node, 3).await;
+    let carl = register(&node, "carl").await;
+    let (_, found) = page(&node, "/search?q=mug", Some(&carl)).await;
+    let entry =
+        crate::order_pages::browser::between(&found, r#"href="/catalog/items/"#, "\"").to_string();
+    let placed = crate::order_pages::order_by_post(&node, &carl, &entry, "1").await;
+    assert_eq!(placed.status(), 303);
+    let root = log_in(&node, "root").await;
+
+    let (status, html) = refused(
+        submit(
+            &node,
+            &root,
+            "/admin/members/remove",
+            &[("username", "bea"), ("shops", "close")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert!(html.contains("1 order(s) are still open"), "{html}");
+    assert!(html.contains(r#"<th scope="row">bea</th>"#), "{html}");
+    let bea = market::service::accounts::find_user(&node.ctx, "bea")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bea.role, "member");
+    let listing = market::entities::listing::Entity::find_by_id(listing)
+        .one(&node.ctx.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(listing.status, "active", "the shop stays open");
+}
+
+#[tokio::test]
 async fn an_admin_adds_and_removes_a_peer_node_through_the_page() {
     let a = TestNode::spawn().await;
     let b = TestNode::spawn().await;

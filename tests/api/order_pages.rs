@@ -53,7 +53,7 @@ const INSTRUCTIONS: &str = "Bank transfer to IBAN MX00 1234, reference: your ord
 
 /// Bea's pottery on `node`: a mug (28.00 EUR, `stock` in stock), post to MX and DE at 5.50, or
 /// pickup. Returns (seller, listing id).
-async fn pottery(node: &TestNode, stock: i64) -> (Member, String) {
+pub(crate) async fn pottery(node: &TestNode, stock: i64) -> (Member, String) {
     let bea = node.member("bea").await;
     node.create_shop(&bea, "pottery", "Bea's Pottery").await;
     let mut body = sample_listing();
@@ -110,7 +110,12 @@ const ADDRESS: [(&str, &str); 4] = [
 
 /// Quote `quantity` mugs by post to Mexico and confirm the quoted total: the answer to the
 /// Confirm form.
-async fn order_by_post(node: &TestNode, session: &str, entry: &str, quantity: &str) -> Response {
+pub(crate) async fn order_by_post(
+    node: &TestNode,
+    session: &str,
+    entry: &str,
+    quantity: &str,
+) -> Response {
     let path = format!("/orders/new?listing={entry}&quantity={quantity}");
     let (_, html) = page(node, &path, Some(session)).await;
     let post = option_value(&html, "Post");

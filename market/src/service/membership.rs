@@ -528,8 +528,8 @@ pub async fn leave(
             .count();
         if open > 0 {
             return Err(Error::Conflict(format!(
-                "{open} order(s) are still open on your shops: complete, cancel or refund them, \
-                 or transfer the shops to another member"
+                "{open} order(s) are still open on your shops: answer, complete, cancel or refund \
+                 them, or transfer the shops to another member"
             )));
         }
     }
