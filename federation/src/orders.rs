@@ -789,34 +789,65 @@ pub async fn expire_unpaid(
     data: &Data<Context>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<usize, Error> {
-    let days = data.instance.payment_days;
-    if days == 0 {
-        return Ok(0);
-    }
-    let cutoff = now - chrono::Duration::days(i64::from(days));
-    let reason = format!("not paid within {days} days");
-    let mut cancelled = 0;
-    for row in orders::unpaid_since(data, cutoff).await? {
-        match act(
-            data,
-            Authority::Operator,
-            &row.id,
-            State::Cancelled,
-            Some(&reason),
-        )
-        .await
-        {
-            Ok(_) => cancelled += 1,
-            // Paid or cancelled meanwhile: nothing to do.
-            Err(Error::Market(market::Error::Conflict(_))) => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let cancelled = sweep(data, Idle::Unpaid, now).await?;
     if cancelled > 0 {
+        let days = data.instance.payment_days;
         tracing::info!(cancelled, days, "cancelled unpaid orders");
         outbox::wake();
     }
     Ok(cancelled)
+}
+
+/// The orders the sweeper ends for the shop.
+#[derive(Clone, Copy)]
+enum Idle {
+    /// Accepted and unpaid for `[orders] payment_days`: cancelled.
+    Unpaid,
+    /// Held for an answer for `[orders] answer_days`: declined.
+    Unanswered,
+}
+
+/// End each of our shops' orders left idle as `idle` says, with the reason, as of `now` (none
+/// when its days are 0). An order that moved on meanwhile (409) is skipped. Returns how many
+/// were ended.
+async fn sweep(
+    data: &Data<Context>,
+    idle: Idle,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, Error> {
+    let (state, days, reason) = match idle {
+        Idle::Unpaid => {
+            let days = data.instance.payment_days;
+            (
+                State::Accepted,
+                days,
+                format!("not paid within {days} days"),
+            )
+        }
+        Idle::Unanswered => {
+            let days = data.instance.answer_days;
+            let reason = format!("the shop did not answer within {days} days");
+            (State::Offered, days, reason)
+        }
+    };
+    if days == 0 {
+        return Ok(0);
+    }
+    let cutoff = now - chrono::Duration::days(i64::from(days));
+    let mut ended = 0;
+    for row in orders::idle_since(data, state, cutoff).await? {
+        let why = Some(reason.as_str());
+        let step = match idle {
+            Idle::Unpaid => act(data, Authority::Operator, &row.id, State::Cancelled, why).await,
+            Idle::Unanswered => answer_held(data, &row.id, false, why, None).await,
+        };
+        match step {
+            Ok(_) => ended += 1,
+            Err(Error::Market(market::Error::Conflict(_))) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(ended)
 }
 
 /// The shop's answer to an order it held for its owner: the buyer's node gets the `Accept`
@@ -844,22 +875,9 @@ pub async fn expire_unanswered(
     data: &Data<Context>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<usize, Error> {
-    let days = data.instance.answer_days;
-    if days == 0 {
-        return Ok(0);
-    }
-    let cutoff = now - chrono::Duration::days(i64::from(days));
-    let reason = format!("the shop did not answer within {days} days");
-    let mut declined = 0;
-    for row in orders::held_since(data, cutoff).await? {
-        match answer_held(data, &row.id, false, Some(&reason), None).await {
-            Ok(_) => declined += 1,
-            // Answered meanwhile: nothing to do.
-            Err(Error::Market(market::Error::Conflict(_))) => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let declined = sweep(data, Idle::Unanswered, now).await?;
     if declined > 0 {
+        let days = data.instance.answer_days;
         tracing::info!(declined, days, "declined unanswered orders");
     }
     Ok(declined)

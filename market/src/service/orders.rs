@@ -988,21 +988,6 @@ pub async fn answer_held(
     Ok((stored, ids))
 }
 
-/// Orders our shops hold for an answer since before `cutoff`: the sweeper declines them.
-pub async fn held_since(
-    ctx: &Context,
-    cutoff: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<order::Model>> {
-    Ok(order::Entity::find()
-        .filter(order::Column::State.eq(State::Offered.as_str()))
-        .filter(order::Column::ShopId.is_not_null())
-        .filter(order::Column::UpdatedAt.lt(cutoff))
-        .order_by_asc(order::Column::UpdatedAt)
-        .limit(100)
-        .all(&ctx.db)
-        .await?)
-}
-
 /// The figures of an accepted order.
 struct Figures {
     unit: Money,
@@ -1194,13 +1179,16 @@ pub async fn apply_remote(
     Ok(Some(row))
 }
 
-/// Accepted orders of our shops still unpaid since before `cutoff`: the sweeper cancels them.
-pub async fn unpaid_since(
+/// Our shops' orders that have stayed in `state` since before `cutoff`, oldest first, 100 at
+/// most: the sweeper cancels those left `accepted` (unpaid) and declines those left `offered`
+/// (held for an answer).
+pub async fn idle_since(
     ctx: &Context,
+    state: State,
     cutoff: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<order::Model>> {
     Ok(order::Entity::find()
-        .filter(order::Column::State.eq(State::Accepted.as_str()))
+        .filter(order::Column::State.eq(state.as_str()))
         .filter(order::Column::ShopId.is_not_null())
         .filter(order::Column::UpdatedAt.lt(cutoff))
         .order_by_asc(order::Column::UpdatedAt)

@@ -35,6 +35,12 @@ mod listing_form;
 mod shop_settings;
 mod upload;
 
+/// An error as a page, with the visitor's header.
+async fn error_page(state: &AppState, user: &PageUser, err: Error) -> Response {
+    let nav = Nav::build(state, Some(user)).await;
+    PageError::new(state, err).nav(nav).into_response()
+}
+
 /// The seller's routes.
 pub(super) fn routes() -> Router<AppState> {
     Router::new()

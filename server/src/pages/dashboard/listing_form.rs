@@ -29,9 +29,9 @@ use market::{
 };
 use serde::Deserialize;
 
-use super::{Problem, listing_id, managed_shop, status_of, unfixable, upload};
+use super::{Problem, error_page, listing_id, managed_shop, status_of, unfixable, upload};
 use crate::{
-    pages::{Nav, PageError, render},
+    pages::{Nav, render},
     routes::AppState,
     session::{PageUser, check_csrf, no_store},
 };
@@ -191,12 +191,6 @@ fn notice(query: &HashMap<String, String>) -> &'static str {
     }
 }
 
-/// An error as a page, with the visitor's header.
-async fn error_page(state: &AppState, user: &PageUser, err: Error) -> Response {
-    let nav = Nav::build(state, Some(user)).await;
-    PageError::new(state, err).nav(nav).into_response()
-}
-
 struct Shown {
     shop: shop::Model,
     fields: ListingFields,
@@ -266,13 +260,10 @@ async fn create(
         Ok(shop) => shop,
         Err(e) => return error_page(&state, &user, e).await,
     };
-    let form = match upload::read(&state, request, "image").await {
+    let form = match upload::read_checked(&state, &user, request, "image").await {
         Ok(form) => form,
-        Err(e) => return error_page(&state, &user, e).await,
+        Err(refused) => return refused,
     };
-    if let Err(refused) = check_csrf(&user, form.text("csrf")) {
-        return refused;
-    }
     let fields = ListingFields::from_upload(&form);
     let photo = form.file.is_some();
     let created = async {

@@ -21,7 +21,7 @@ use market::{
     },
 };
 
-use super::{Problem, managed_shop, status_of, unfixable, upload};
+use super::{Problem, error_page, managed_shop, status_of, unfixable, upload};
 use crate::{
     pages::{Nav, PageError, render},
     routes::AppState,
@@ -245,11 +245,6 @@ async fn show(
     (status, no_store(render(&page))).into_response()
 }
 
-async fn error_page(state: &AppState, user: &PageUser, err: Error) -> Response {
-    let nav = Nav::build(state, Some(user)).await;
-    PageError::new(state, err).nav(nav).into_response()
-}
-
 /// `GET /shops/{handle}/settings`.
 async fn settings_page(
     State(state): State<AppState>,
@@ -328,13 +323,10 @@ async fn set_avatar(
         Ok(shop) => shop,
         Err(e) => return error_page(&state, &user, e).await,
     };
-    let form = match upload::read(&state, request, "avatar").await {
+    let form = match upload::read_checked(&state, &user, request, "avatar").await {
         Ok(form) => form,
-        Err(e) => return error_page(&state, &user, e).await,
+        Err(refused) => return refused,
     };
-    if let Err(refused) = check_csrf(&user, form.text("csrf")) {
-        return refused;
-    }
     let changed = match form.file {
         Some(bytes) => {
             shops::set_avatar(&state.ctx, Authority::User(&user.user), &shop.handle, bytes).await

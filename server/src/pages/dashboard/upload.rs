@@ -22,7 +22,13 @@ use axum::{
 use futures::StreamExt;
 use market::Error;
 
-use crate::routes::AppState;
+use axum::response::Response;
+
+use super::error_page;
+use crate::{
+    routes::AppState,
+    session::{PageUser, check_csrf},
+};
 
 /// Room for the form's text fields and the multipart framing, on top of the image.
 const FORM_OVERHEAD: usize = 64 * 1024;
@@ -43,6 +49,22 @@ impl Upload {
             .map(String::as_str)
             .unwrap_or_default()
     }
+}
+
+/// [`read`] a page's form and check its CSRF value: the answer to send instead when the form is
+/// refused (an error page, or the CSRF refusal).
+pub(crate) async fn read_checked(
+    state: &AppState,
+    user: &PageUser,
+    request: Request,
+    file_field: &str,
+) -> Result<Upload, Response> {
+    let form = match read(state, request, file_field).await {
+        Ok(form) => form,
+        Err(e) => return Err(error_page(state, user, e).await),
+    };
+    check_csrf(user, form.text("csrf"))?;
+    Ok(form)
 }
 
 /// Read the whole form; the part named `file_field` is the file. An empty file part (a browser

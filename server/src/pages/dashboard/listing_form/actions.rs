@@ -41,13 +41,10 @@ async fn add_image(
         Ok((view, _)) => view,
         Err(e) => return error_page(&state, &user, e).await,
     };
-    let form = match upload::read(&state, request, "image").await {
+    let form = match upload::read_checked(&state, &user, request, "image").await {
         Ok(form) => form,
-        Err(e) => return error_page(&state, &user, e).await,
+        Err(refused) => return refused,
     };
-    if let Err(refused) = check_csrf(&user, form.text("csrf")) {
-        return refused;
-    }
     let alt = form.text("alt").to_string();
     let added = async {
         let bytes = form
