@@ -44,13 +44,21 @@ pub fn screenshot_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots"))
 }
 
-/// Whether the browser tests were asked to be skipped (and are).
+/// Whether the browser tests are skipped: asked to be (`TIANGUIS_BROWSER_TESTS=skip`), or
+/// Chromium and chromedriver are not installed (one line says so, unless `TIANGUIS_ALL_SUITES=1`
+/// makes them mandatory; see [`harness::optional`]).
 pub fn skipped() -> bool {
     if std::env::var("TIANGUIS_BROWSER_TESTS").as_deref() == Ok("skip") {
         eprintln!("browser test skipped: TIANGUIS_BROWSER_TESTS=skip");
         return true;
     }
-    false
+    let installed = program("CHROMEDRIVER", "/usr/bin/chromedriver").is_some()
+        && program("CHROMIUM", "/usr/bin/chromium").is_some();
+    harness::optional::skip_without(
+        "Chromium and chromedriver",
+        installed,
+        "apt-get install -y chromium chromium-driver (or set CHROMIUM and CHROMEDRIVER)",
+    )
 }
 
 impl Browser {

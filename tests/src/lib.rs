@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod image_host;
+pub mod optional;
 pub mod peer;
 pub mod process;
 pub mod procfs;
