@@ -52,6 +52,18 @@ pub enum Storage {
     Durable,
 }
 
+/// Bind loopback at `port`; a port just released may take a moment to be free again.
+async fn bind(port: u16) -> TcpListener {
+    for _ in 0..50 {
+        match TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(listener) => return listener,
+            Err(_) if port != 0 => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            Err(e) => panic!("binding a loopback port: {e}"),
+        }
+    }
+    panic!("port {port} stayed busy for 5 s");
+}
+
 /// A running node.
 pub struct TestNode {
     /// `http://localhost:PORT`
@@ -97,15 +109,17 @@ impl TestNode {
             _ => {}
         }
         adjust(&mut config);
-        Self::start(config, dir, pg_database).await
+        Self::start(config, dir, pg_database, 0).await
     }
 
+    /// Start on `port` (0: any free one).
     async fn start(
         mut config: Config,
         dir: tempfile::TempDir,
         pg_database: Option<String>,
+        port: u16,
     ) -> TestNode {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = bind(port).await;
         let port = listener.local_addr().unwrap().port();
         // activitypub_federation wants a domain, not an IP: localhost:PORT.
         config.instance.domain = format!("localhost:{port}");
@@ -151,14 +165,15 @@ impl TestNode {
         self.ctx.db.clone().close().await.unwrap();
     }
 
-    /// Stop the node (gracefully) and start it again on a new port with the same database and
-    /// media directory. Only meaningful with [`Storage::Durable`].
+    /// Stop the node (gracefully) and start it again on the same port (so the same domain)
+    /// with the same database and media directory. Only meaningful with [`Storage::Durable`].
     pub async fn restart(mut self) -> TestNode {
         self.stop_server().await;
         let config = self.config.clone();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         let pg = self.pg_database.take();
-        Self::start(config, dir, pg).await
+        let port = self.domain.rsplit(':').next().unwrap().parse().unwrap();
+        Self::start(config, dir, pg, port).await
     }
 
     /// Stop the node and drop its PostgreSQL database, if any.
