@@ -276,23 +276,28 @@ pub async fn place(
             inbox: row.shop_inbox.clone(),
         }))
     };
-    let (row, ids) = orders::place(data, new, offer).await?;
     if let (Some(_), Some(listing)) = (&local_shop, &entry.listing_id) {
+        // Recorded and answered in one transaction (see market's orders module, "Stock").
         let incoming = OfferIn {
             offer_id,
-            buyer_actor: row.buyer_actor.clone(),
-            buyer_inbox: row.buyer_inbox.clone(),
-            buyer_name: row.buyer_name.clone(),
+            buyer_actor: new.buyer_actor.clone(),
+            buyer_inbox: new.buyer_inbox.clone(),
+            buyer_name: format!("{}@{}", buyer.username, data.instance.domain),
             listing_id: listing.clone(),
-            quantity: row.quantity,
+            quantity: quote.quantity,
             items_offered: Some(quote.items.clone()),
-            shipping_option_id: row.shipping_option_id.clone(),
-            address,
+            shipping_option_id: option.id.clone(),
+            address: address.clone(),
             expected_total: quote.total.clone(),
         };
-        let (row, _, _) = orders::decide(data, incoming, Some(&row.id), |_, _| Ok(None)).await?;
+        let (row, decision) = orders::place_here(data, new, incoming).await?;
+        if !matches!(decision, Decision::Rejected(_)) {
+            // The stock changed: its listing update waits in the event queue.
+            outbox::wake();
+        }
         return Ok(row);
     }
+    let (row, ids) = orders::place(data, new, offer).await?;
     outbox::dispatch(data, ids, true).await?;
     Ok(orders::get(data, &row.id).await?)
 }
@@ -622,6 +627,22 @@ pub async fn receive_answer(
     Ok(true)
 }
 
+/// `Undo{Offer}`: the buyer withdraws an offer to one of our shops. The order is cancelled as
+/// the buyer's step (its items go back) if it is still open; one already cancelled or rejected
+/// stays as it is. `Ok(false)` when we hold no order with that Offer.
+pub async fn receive_withdrawal(
+    data: &Data<Context>,
+    actor: &Url,
+    offer_id: &str,
+) -> Result<bool, Error> {
+    let withdrawn = orders::withdrawn(data, offer_id, actor.as_str()).await?;
+    if withdrawn.is_some() {
+        // The stock changed: its listing update waits in the event queue.
+        outbox::wake();
+    }
+    Ok(withdrawn.is_some())
+}
+
 /// `Update{Agreement}` with `tianguis:state`, or a receipt (`Create{Document}` with `context` =
 /// the Agreement, which completes the order), from the other party. `Ok(false)` when we hold no
 /// order with that Agreement.
@@ -718,11 +739,27 @@ pub async fn act(
         if is_local(data, theirs) {
             return Ok(None);
         }
+        let activity_id = fresh_id(data);
+        if to == State::Cancelled && party == Party::Buyer && row.agreement_id.is_none() {
+            // An offer the shop has not answered has no Agreement to update: the buyer
+            // withdraws the Offer itself.
+            return Ok(Some(Outgoing {
+                activity_id: activity_id.clone(),
+                actor_id: ours.to_string(),
+                body: body(json!({
+                    "type": "Undo",
+                    "id": activity_id,
+                    "actor": ours,
+                    "to": [theirs],
+                    "object": {"type": "Offer", "id": row.offer_id, "actor": ours},
+                }))?,
+                inbox: inbox.to_string(),
+            }));
+        }
         let agreement_id = row
             .agreement_id
             .clone()
             .ok_or_else(|| market::Error::Conflict("the order has not been accepted".into()))?;
-        let activity_id = fresh_id(data);
         let activity = if to == State::Completed {
             let total = market::types::Money::from_minor(row.total_minor, &row.currency)?;
             json!({

@@ -25,6 +25,7 @@ mod m20261122_000016_create_memberships;
 mod m20261122_000017_create_fiscal_periods;
 mod m20261122_000018_create_governance;
 mod m20261122_000019_add_orders_by_hand_to_shops;
+mod m20261207_000001_add_holds_stock_to_orders;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000017_create_fiscal_periods::Migration),
             Box::new(m20261122_000018_create_governance::Migration),
             Box::new(m20261122_000019_add_orders_by_hand_to_shops::Migration),
+            Box::new(m20261207_000001_add_holds_stock_to_orders::Migration),
         ]
     }
 }

@@ -586,13 +586,15 @@ async fn a_shop_that_accepts_by_hand_answers_each_order_from_its_pages() {
             .unwrap()
     };
 
-    // Carl's order waits; its items are held; he has nothing to press and no payment details.
+    // Carl's order waits; its items are held; he may only cancel it, and sees no payment
+    // details.
     let placed = order_by_post(&node, &carl, &entry, "2").await;
     assert_eq!(placed.status(), 303);
     let first = location(&placed).trim_start_matches("/orders/").to_string();
     let (_, html) = page(&node, &format!("/orders/{first}"), Some(&carl)).await;
     assert!(html.contains("waiting for the shop to accept it"), "{html}");
-    assert!(!html.contains(r#"name="state""#) && !html.contains(INSTRUCTIONS));
+    assert_eq!(html.matches(r#"name="state""#).count(), 1, "{html}");
+    assert!(html.contains(r#"name="state" value="cancelled""#) && !html.contains(INSTRUCTIONS));
     assert_eq!(stock().await, 1);
 
     // Bea's dashboard counts it; her list offers Accept and Decline.
@@ -655,4 +657,73 @@ async fn a_shop_that_accepts_by_hand_answers_each_order_from_its_pages() {
     .await;
     assert_eq!(refused.status(), 403);
     assert_eq!(order_state(&node, &second).await, "accepted");
+}
+
+#[tokio::test]
+async fn a_buyer_cancels_an_order_still_waiting_for_the_shop_from_its_page() {
+    let node = TestNode::spawn().await;
+    let (bea, listing) = pottery(&node, 3).await;
+    let response = node
+        .patch_json(
+            "/api/v1/shops/pottery",
+            Some(&bea.token),
+            &json!({"accepts_orders_by_hand": true}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let carl = register(&node, "carl").await;
+    let (_, found) = page(&node, "/search?q=mug", Some(&carl)).await;
+    let entry = between(&found, r#"href="/catalog/items/"#, "\"").to_string();
+    let stock = || async {
+        node.listing(&listing)
+            .await
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["stock"]
+            .as_i64()
+            .unwrap()
+    };
+    let placed = order_by_post(&node, &carl, &entry, "2").await;
+    let id = location(&placed).trim_start_matches("/orders/").to_string();
+    assert_eq!(stock().await, 1, "held for the shop");
+    let (_, html) = page(&node, &format!("/orders/{id}"), Some(&carl)).await;
+    assert!(html.contains("Cancel the order"), "{html}");
+
+    // He cancels it with a reason: the items are back on sale, the shop has nothing to answer.
+    let (_, html) = page(&node, &format!("/orders/{id}"), Some(&carl)).await;
+    let csrf = field(&html, "csrf");
+    let cancelled = post_form(
+        &node,
+        &format!("/orders/{id}/state"),
+        &[
+            ("csrf", csrf.as_str()),
+            ("state", "cancelled"),
+            ("reason", "Found one closer to home"),
+        ],
+        Some(&carl),
+    )
+    .await;
+    assert_eq!(cancelled.status(), 303);
+    assert_eq!(order_state(&node, &id).await, "cancelled");
+    assert_eq!(stock().await, 3);
+    let (_, html) = page(&node, &format!("/orders/{id}"), Some(&carl)).await;
+    assert!(html.contains("Reason: Found one closer to home"), "{html}");
+    assert!(
+        !html.contains(r#"name="state""#),
+        "nothing left to do: {html}"
+    );
+    let seller = log_in(&node, "bea").await;
+    let (_, html) = page(&node, &format!("/orders/{id}"), Some(&seller)).await;
+    assert!(!html.contains("Accept the order"), "{html}");
+
+    // Pressing again (a second tab) changes nothing.
+    let again = post_form(
+        &node,
+        &format!("/orders/{id}/state"),
+        &[("csrf", csrf.as_str()), ("state", "cancelled")],
+        Some(&carl),
+    )
+    .await;
+    assert_eq!(again.status(), 409);
+    assert_eq!(stock().await, 3);
 }

@@ -91,6 +91,7 @@ async fn seed(node: &TestNode, sales: usize) {
                 payment_url: Set(None),
                 reason: Set(None),
                 paid_at: Set(Some(now)),
+                holds_stock: Set(false),
                 created_at: Set(now),
                 updated_at: Set(now),
             }

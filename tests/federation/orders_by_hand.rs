@@ -90,7 +90,11 @@ async fn a_shop_that_accepts_by_hand_holds_each_order_until_its_owner_answers() 
     for id in [&first, &second] {
         let view = order_view(&a, &ana.token, id).await;
         assert_eq!(view["state"], "offered");
-        assert_eq!(view["actions"], json!([]));
+        assert_eq!(
+            view["actions"],
+            json!(["cancelled"]),
+            "the buyer may withdraw it"
+        );
         assert_eq!(view["payment_instructions"], "");
     }
     // Only the shop answers; a buyer's "accepted" is refused.
@@ -200,10 +204,10 @@ async fn a_local_buyer_waits_for_the_owner_too_and_only_the_owner_answers() {
     assert_eq!(placed["state"], "offered");
     let id = id_of(&placed);
     assert_eq!(stock(&node, &listing).await, 1);
-    // The same row carries both sides: the buyer sees no actions, the seller sees the answer.
+    // The same row carries both sides: the buyer may only cancel, the seller answers.
     assert_eq!(
         order_view(&node, &carl.token, &id).await["actions"],
-        json!([])
+        json!(["cancelled"])
     );
     assert_eq!(
         answer(&node, &carl.token, &id, "accepted", None)
@@ -232,4 +236,47 @@ async fn a_local_buyer_waits_for_the_owner_too_and_only_the_owner_answers() {
             .status(),
         409
     );
+}
+
+#[tokio::test]
+async fn a_buyer_withdraws_an_order_a_peer_shop_holds_and_its_items_go_back() {
+    let (a, b) = tokio::join!(TestNode::spawn(), TestNode::spawn());
+    let (bea, listing) = pottery(&b, 4).await;
+    by_hand(&b, &bea.token, true).await;
+    peer_up(&a, &b).await;
+    let ana = buyer(&a, "ana").await;
+    let entry = mug_entry(&a, &ana.token).await;
+    let mine = id_of(&json_ok(order_mugs(&a, &ana, entry, 3).await, 201).await);
+    until("the order reaches the shop", || async {
+        held(&b, &bea).await.len() == 1
+    })
+    .await;
+    let theirs = held(&b, &bea).await.remove(0);
+    assert_eq!(stock(&b, &listing).await, 1);
+
+    // Ana cancels while it waits: her node sends Undo{Offer}; the shop's copy is cancelled as
+    // the buyer's step and the three mugs are back on sale.
+    let view = json_ok(step(&a, &ana.token, &mine, "cancelled").await, 200).await;
+    assert_eq!(view["state"], "cancelled");
+    assert_eq!(view["actions"], json!([]));
+    let there = wait_state(&b, &bea.token, &theirs, "cancelled").await;
+    assert_eq!(states(&there), ["offered", "cancelled"]);
+    assert_eq!(there["reason"], "the buyer withdrew the order");
+    assert_eq!(stock(&b, &listing).await, 4);
+    assert!(
+        notifications(&b, &bea.token)
+            .await
+            .iter()
+            .any(|n| n.starts_with("Cancelled: 3 × ")),
+        "the seller hears of it"
+    );
+    // Nothing left for the shop to answer; a second cancel is refused on the buyer's side.
+    assert_eq!(
+        answer(&b, &bea.token, &theirs, "accepted", None)
+            .await
+            .status(),
+        409
+    );
+    assert_eq!(step(&a, &ana.token, &mine, "cancelled").await.status(), 409);
+    assert_eq!(stock(&b, &listing).await, 4);
 }

@@ -4,4 +4,5 @@
 
 mod concurrency;
 mod operability;
+mod order_stock;
 mod restart;

@@ -7,6 +7,7 @@
 
 mod cli_output;
 mod kill;
+mod order_kill;
 mod peering;
 mod sigterm;
 mod two_processes;

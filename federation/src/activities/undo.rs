@@ -1,4 +1,5 @@
 //! `Undo{Follow}`: the follower leaves. The embedded Follow must be the sender's own.
+//! `Undo{Offer}`: a buyer withdraws an order our shop has not answered (see `crate::orders`).
 
 use activitypub_federation::{config::Data, traits::Activity};
 use market::{
@@ -27,6 +28,19 @@ impl Undo {
                     parse(map.get("actor")),
                     parse(map.get("object")),
                 ))
+            }
+            _ => None,
+        }
+    }
+
+    /// The Offer being withdrawn, if the object is one (embedded) or a bare id.
+    fn offer_id(&self) -> Option<&str> {
+        match &self.object {
+            serde_json::Value::String(id) => Some(id),
+            serde_json::Value::Object(map)
+                if map.get("type").and_then(|t| t.as_str()) == Some("Offer") =>
+            {
+                map.get("id").and_then(|v| v.as_str())
             }
             _ => None,
         }
@@ -62,6 +76,11 @@ impl Activity for Undo {
 
     async fn receive(self, data: &Data<Context>) -> Result<(), Error> {
         if !instance::first_receipt(data, self.id.as_str()).await? {
+            return Ok(());
+        }
+        if let Some(offer) = self.offer_id()
+            && crate::orders::receive_withdrawal(data, self.actor.inner(), offer).await?
+        {
             return Ok(());
         }
         let Some(actor) = followers::find_remote_actor(data, self.actor.inner().as_str()).await?

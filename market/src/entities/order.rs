@@ -49,6 +49,9 @@ pub struct Model {
     /// Why it was rejected or cancelled.
     pub reason: Option<String>,
     pub paid_at: Option<DateTimeUtc>,
+    /// The shop's copy only: the order took `quantity` items of its listing's stock and has not
+    /// given them back (see the stock rule in `service::orders`).
+    pub holds_stock: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

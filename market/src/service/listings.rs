@@ -540,7 +540,8 @@ pub(crate) async fn take_stock(
 }
 
 /// Put back `quantity` items of an order that was cancelled, inside `txn` (a
-/// [`db::begin_catalog_write`]). A withdrawn listing stays withdrawn.
+/// [`db::begin_catalog_write`]). A withdrawn listing stays withdrawn and off the network: its
+/// count goes up (so stock and what orders hold still add up) with no event and no new stamp.
 pub(crate) async fn put_back_stock(
     txn: &DatabaseTransaction,
     ctx: &Context,
@@ -550,10 +551,17 @@ pub(crate) async fn put_back_stock(
     let Some(row) = listing::Entity::find_by_id(id.to_string()).one(txn).await? else {
         return Ok(());
     };
+    let stock = row.stock.saturating_add(quantity);
     if row.status() == Status::Withdrawn {
+        listing::ActiveModel {
+            id: Set(row.id),
+            stock: Set(stock),
+            ..Default::default()
+        }
+        .update(txn)
+        .await?;
         return Ok(());
     }
-    let stock = row.stock.saturating_add(quantity);
     let mut active: listing::ActiveModel = row.into();
     active.stock = Set(stock);
     active.status = Set(Status::for_stock(stock).as_str().to_string());

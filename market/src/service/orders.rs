@@ -7,6 +7,30 @@
 //! shop's node the shop's. An order inside one node is one row with both sides local, moved by
 //! the same functions without any activity. A step and the activity announcing it are written in
 //! one transaction ([`Outgoing`]), so neither exists without the other.
+//!
+//! # Stock
+//!
+//! The shop's node keeps, for every listing of ours and at every moment:
+//!
+//! > `stock` + the quantities of the orders with `holds_stock` = the stock the seller last set
+//! > (`PATCH` of the listing) + nothing else.
+//!
+//! Only two things move items between the two sides, each in the transaction that changes the
+//! order's state: **taking** (the shop's node answers an offer: [`decide`], or accepting by
+//! hand an order that holds nothing: one conditional `UPDATE … SET stock = stock - q WHERE
+//! stock >= q`, and the order row written with `holds_stock`) and **giving back** (rejected by
+//! hand or by the sweeper, cancelled by either party, withdrawn by the buyer's node: the order
+//! row is written only if its state and `holds_stock` are still what was read
+//! ([`save_if_unchanged`]), with `holds_stock` cleared, and the items go back only if it held
+//! them). So no order gives back what it did not take, and none gives back twice, however many
+//! requests race.
+//!
+//! Transaction boundaries: an order of one of our users for one of our shops is recorded and
+//! answered in ONE transaction ([`place_here`]): a client that disconnects, or a node killed,
+//! leaves nothing or a decided order, never an `offered` one holding nothing. An offer from
+//! another node is recorded, answered and its `Accept`/`Reject` queued in one transaction
+//! ([`decide`]). A held order (a shop that accepts by hand) holds its items from that moment
+//! until it is accepted (kept), declined, expired or withdrawn (given back).
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
@@ -137,12 +161,15 @@ impl Party {
 }
 
 const BOTH: &[Party] = &[Party::Buyer, Party::Seller];
+const BUYER: &[Party] = &[Party::Buyer];
 const SELLER: &[Party] = &[Party::Seller];
 
 /// Every allowed step: from, to, and who may take it. Anything else is refused.
 const STEPS: &[(State, State, &[Party])] = &[
     (State::Offered, State::Accepted, SELLER),
     (State::Offered, State::Rejected, SELLER),
+    // The buyer withdraws an offer the shop has not answered (or holds for its owner).
+    (State::Offered, State::Cancelled, BUYER),
     (State::Accepted, State::Paid, SELLER),
     (State::Accepted, State::Cancelled, BOTH),
     (State::Paid, State::Shipped, SELLER),
@@ -573,12 +600,42 @@ fn minor(amount: &str, currency: &str) -> Result<i64> {
     Ok(Money::parse(amount, Currency::parse(currency)?)?.minor())
 }
 
-/// Record a new order on the buyer's side (`offered`) with the `Offer` that tells the shop.
+/// Record a new order on the buyer's side (`offered`) with the `Offer` that tells the shop's
+/// node (another node: a shop of ours is [`place_here`]).
 pub async fn place(
     ctx: &Context,
     new: NewOrder,
     outgoing: impl FnOnce(&order::Model) -> Result<Option<Outgoing>>,
 ) -> Result<(order::Model, Vec<i32>)> {
+    let txn = db::begin_write(&ctx.db).await?;
+    let row = record_placed(&txn, ctx, &new).await?;
+    let out = outgoing(&row)?;
+    let ids = queue(&txn, out).await?;
+    txn.commit().await?;
+    Ok((row, ids))
+}
+
+/// One of our users orders from one of our shops: the order is recorded and answered (stock
+/// taken, accepted, held or rejected) in ONE transaction, so a client that goes away, or a node
+/// killed, leaves either nothing or a decided order, never an `offered` one holding no stock.
+pub async fn place_here(
+    ctx: &Context,
+    new: NewOrder,
+    offer: OfferIn,
+) -> Result<(order::Model, Decision)> {
+    let txn = db::begin_catalog_write(&ctx.db).await?;
+    let placed = record_placed(&txn, ctx, &new).await?;
+    let (row, decision, _) = decide_in(&txn, ctx, offer, Some(&placed.id), |_, _| Ok(None)).await?;
+    txn.commit().await?;
+    Ok((row, decision))
+}
+
+/// Insert the buyer's row of a new order (`offered`) and its first timeline entry.
+async fn record_placed(
+    txn: &DatabaseTransaction,
+    ctx: &Context,
+    new: &NewOrder,
+) -> Result<order::Model> {
     let quote = &new.quote;
     let option = quote
         .shipping_option
@@ -605,8 +662,7 @@ pub async fn place(
         .map(|a| serde_json::to_string(&a))
         .transpose()
         .map_err(|e| Error::Internal(e.to_string()))?;
-    let txn = db::begin_write(&ctx.db).await?;
-    let now = db::now(&txn).await?;
+    let now = db::now(txn).await?;
     let row = order::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
         agreement_id: Set(None),
@@ -637,16 +693,14 @@ pub async fn place(
         payment_url: Set(None),
         reason: Set(None),
         paid_at: Set(None),
+        holds_stock: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    record_event(&txn, &row, "state", Party::Buyer, None).await?;
-    let out = outgoing(&row)?;
-    let ids = queue(&txn, out).await?;
-    txn.commit().await?;
-    Ok((row, ids))
+    record_event(txn, &row, "state", Party::Buyer, None).await?;
+    Ok(row)
 }
 
 /// An offer as the shop's node reads it.
@@ -700,12 +754,25 @@ pub async fn decide(
     outgoing: impl FnOnce(&order::Model, &Decision) -> Result<Option<Outgoing>>,
 ) -> Result<(order::Model, Decision, Vec<i32>)> {
     let txn = db::begin_catalog_write(&ctx.db).await?;
-    let now = db::now(&txn).await?;
+    let decided = decide_in(&txn, ctx, offer, existing, outgoing).await?;
+    txn.commit().await?;
+    Ok(decided)
+}
+
+/// [`decide`] inside `txn` (a [`db::begin_catalog_write`]), which the caller commits.
+async fn decide_in(
+    txn: &DatabaseTransaction,
+    ctx: &Context,
+    offer: OfferIn,
+    existing: Option<&str>,
+    outgoing: impl FnOnce(&order::Model, &Decision) -> Result<Option<Outgoing>>,
+) -> Result<(order::Model, Decision, Vec<i32>)> {
+    let now = db::now(txn).await?;
     let row = listing::Entity::find_by_id(offer.listing_id.clone())
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or_else(|| Error::not_found("listing"))?;
-    let shop = shops::get_shop_by_id(&txn, row.shop_id).await?;
+    let shop = shops::get_shop_by_id(txn, row.shop_id).await?;
     let request = QuoteRequest {
         quantity: Some(offer.quantity),
         shipping_option: Some(offer.shipping_option_id.clone()),
@@ -713,12 +780,12 @@ pub async fn decide(
     };
     let mut decision = Decision::Accepted;
     let mut figures = None;
-    let priced = price(&txn, ctx, &row, &request).await?;
+    let priced = price(txn, ctx, &row, &request).await?;
     // The shop's payment instructions, read with the shipping options (or alone if pricing
     // stopped before them).
     let instructions = match &priced {
         Ok(p) => p.quote.payment_instructions.clone(),
-        Err(_) => checkout_of(&txn, row.shop_id).await?.0,
+        Err(_) => checkout_of(txn, row.shop_id).await?.0,
     };
     match priced {
         Err((_, why)) => decision = Decision::Rejected(why),
@@ -760,7 +827,7 @@ pub async fn decide(
                     currency.code()
                 ));
             } else {
-                match listings::take_stock(&txn, ctx, &row.id, offer.quantity).await? {
+                match listings::take_stock(txn, ctx, &row.id, offer.quantity).await? {
                     Ok(_) => {
                         figures = Some(Figures {
                             unit,
@@ -806,10 +873,15 @@ pub async fn decide(
     let stored = match existing {
         Some(id) => {
             let current = order::Entity::find_by_id(id.to_string())
-                .one(&txn)
+                .one(txn)
                 .await?
                 .ok_or_else(|| Error::not_found("order"))?;
             let from = current.state()?;
+            if current.holds_stock {
+                // Answered already: taking its items again would count them twice (the
+                // transaction, and with it the second take, is rolled back).
+                return Err(Error::Conflict("this offer was already answered".into()));
+            }
             if decision == Decision::Held {
                 if from != State::Offered {
                     return Err(Error::Conflict(format!("the order is already {from}")));
@@ -819,6 +891,7 @@ pub async fn decide(
             }
             let mut active: order::ActiveModel = current.into();
             active.state = Set(state.as_str().into());
+            active.holds_stock = Set(figures.is_some());
             active.agreement_id = Set(agreement_id);
             active.shop_id = Set(Some(shop.id));
             active.listing_id = Set(Some(row.id.clone()));
@@ -828,7 +901,7 @@ pub async fn decide(
             if let Some(p) = &figures {
                 set_figures(&mut active, p);
             }
-            active.update(&txn).await?
+            active.update(txn).await?
         }
         None => {
             let mut active = order::ActiveModel {
@@ -861,13 +934,14 @@ pub async fn decide(
                 payment_url: Set(None),
                 reason: Set(reason.clone()),
                 paid_at: Set(None),
+                holds_stock: Set(figures.is_some()),
                 created_at: Set(now),
                 updated_at: Set(now),
             };
             if let Some(p) = &figures {
                 set_figures(&mut active, p);
             }
-            active.insert(&txn).await.map_err(|e| {
+            active.insert(txn).await.map_err(|e| {
                 if matches!(
                     e.sql_err(),
                     Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
@@ -882,10 +956,10 @@ pub async fn decide(
     if decision == Decision::Held {
         // The buyer's own row already says `offered` when the buyer is ours.
         if existing.is_none() {
-            record_event(&txn, &stored, "state", Party::Buyer, None).await?;
+            record_event(txn, &stored, "state", Party::Buyer, None).await?;
         }
         notify(
-            &txn,
+            txn,
             &stored,
             Some(Party::Buyer),
             "order_state",
@@ -896,10 +970,10 @@ pub async fn decide(
         )
         .await?;
     } else {
-        record_event(&txn, &stored, "state", Party::Seller, reason.as_deref()).await?;
+        record_event(txn, &stored, "state", Party::Seller, reason.as_deref()).await?;
         // Nobody acted by hand: both local parties hear of it.
         notify(
-            &txn,
+            txn,
             &stored,
             None,
             "order_state",
@@ -911,8 +985,7 @@ pub async fn decide(
         Decision::Held => None,
         _ => outgoing(&stored, &decision)?,
     };
-    let ids = queue(&txn, out).await?;
-    txn.commit().await?;
+    let ids = queue(txn, out).await?;
     Ok((stored, decision, ids))
 }
 
@@ -960,18 +1033,30 @@ pub async fn answer_held(
         _ => None,
     };
     let now = db::now(&txn).await?;
-    let listing = current.listing_id.clone();
-    let quantity = current.quantity;
-    let mut active: order::ActiveModel = current.into();
+    let mut active: order::ActiveModel = current.clone().into();
     active.state = Set(state.as_str().into());
     active.updated_at = Set(now);
     active.reason = Set(reason.clone());
+    active.holds_stock = Set(accept);
     if accept {
         active.agreement_id = Set(Some(ctx.instance.url(&format!("/orders/{id}"))));
+        if !current.holds_stock {
+            // Only a row left by a client that went away before placing and answering shared
+            // one transaction holds nothing: its items are taken now, or it cannot be accepted.
+            let listing = current
+                .listing_id
+                .as_deref()
+                .ok_or_else(|| Error::Conflict("the order has no listing".into()))?;
+            if let Err(why) = listings::take_stock(&txn, ctx, listing, current.quantity).await? {
+                return Err(Error::Conflict(format!(
+                    "the order cannot be accepted ({why}): decline it"
+                )));
+            }
+        }
     }
-    let stored = active.update(&txn).await?;
-    if !accept && let Some(listing) = &listing {
-        listings::put_back_stock(&txn, ctx, listing, quantity).await?;
+    let stored = save_if_unchanged(&txn, &current, active).await?;
+    if !accept {
+        give_back(&txn, ctx, &current).await?;
     }
     record_event(&txn, &stored, "state", Party::Seller, reason.as_deref()).await?;
     notify(
@@ -986,6 +1071,38 @@ pub async fn answer_held(
     let ids = queue(&txn, out).await?;
     txn.commit().await?;
     Ok((stored, ids))
+}
+
+/// Write `active`, a change of `current`, only if the order's state and `holds_stock` are still
+/// what `current` says: one conditional `UPDATE`, so of two requests moving one order at once
+/// (two declines, the buyer's cancel and the sweeper) exactly one wins and the others get 409,
+/// and the items go back at most once. (On PostgreSQL the catalog lock already queues them; the
+/// condition keeps that true for any caller.)
+async fn save_if_unchanged(
+    txn: &DatabaseTransaction,
+    current: &order::Model,
+    active: order::ActiveModel,
+) -> Result<order::Model> {
+    let update = order::Entity::update(active)
+        .validate()?
+        .filter(order::Column::State.eq(current.state.as_str()))
+        .filter(order::Column::HoldsStock.eq(current.holds_stock));
+    match update.exec(txn).await {
+        Ok(row) => Ok(row),
+        Err(sea_orm::DbErr::RecordNotUpdated) => Err(Error::Conflict(
+            "the order changed meanwhile: reload it and try again".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Put back the items `before` (the order as read before the change that ends it, saved by
+/// [`save_if_unchanged`] with `holds_stock` false) held, if it held any.
+async fn give_back(txn: &DatabaseTransaction, ctx: &Context, before: &order::Model) -> Result<()> {
+    if let (true, Some(listing)) = (before.holds_stock, &before.listing_id) {
+        listings::put_back_stock(txn, ctx, listing, before.quantity).await?;
+    }
+    Ok(())
 }
 
 /// The figures of an accepted order.
@@ -1044,6 +1161,11 @@ pub async fn answered(
     };
     if current.shop_actor != actor {
         return Err(Error::Forbidden("only the shop answers an offer".into()));
+    }
+    if current.state()? == State::Cancelled && current.agreement_id.is_none() {
+        // Our buyer withdrew the offer before this answer came: the `Undo{Offer}` on its way
+        // cancels the shop's copy too.
+        return Ok(Some(current));
     }
     let to = match &answer {
         Answer::Accepted { .. } => State::Accepted,
@@ -1179,6 +1301,49 @@ pub async fn apply_remote(
     Ok(Some(row))
 }
 
+/// The buyer withdrew offer `offer_id` (`Undo{Offer}`) made to one of our shops: `actor` must be
+/// the order's buyer (403). An order still open before shipping (`offered`, or `accepted` or
+/// `paid` when our answer crossed the withdrawal) is cancelled as the buyer's step and its items
+/// go back; one already `cancelled` or `rejected` is left as it is; a later one is 409. `None`
+/// when we hold no order with that offer.
+pub async fn withdrawn(ctx: &Context, offer_id: &str, actor: &str) -> Result<Option<order::Model>> {
+    let txn = db::begin_catalog_write(&ctx.db).await?;
+    let Some(current) = order::Entity::find()
+        .filter(order::Column::OfferId.eq(offer_id))
+        .filter(order::Column::ShopId.is_not_null())
+        .one(&txn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if party_of(&current, actor)? != Party::Buyer {
+        return Err(Error::Forbidden("only the buyer withdraws an offer".into()));
+    }
+    let row = match current.state()? {
+        State::Cancelled | State::Rejected => current,
+        State::Offered | State::Accepted | State::Paid => {
+            let why = Some("the buyer withdrew the order");
+            apply(
+                &txn,
+                ctx,
+                current,
+                Party::Buyer,
+                &[State::Cancelled],
+                why,
+                None,
+            )
+            .await?
+        }
+        later => {
+            return Err(Error::Conflict(format!(
+                "the order is {later}: it can no longer be withdrawn"
+            )));
+        }
+    };
+    txn.commit().await?;
+    Ok(Some(row))
+}
+
 /// Our shops' orders that have stayed in `state` since before `cutoff`, oldest first, 100 at
 /// most: the sweeper cancels those left `accepted` (unpaid) and declines those left `offered`
 /// (held for an answer).
@@ -1229,9 +1394,8 @@ async fn apply(
             ));
         }
         let now = db::now(txn).await?;
-        let listing = row.listing_id.clone();
-        let quantity = row.quantity;
-        let mut active: order::ActiveModel = row.into();
+        let before = row;
+        let mut active: order::ActiveModel = before.clone().into();
         active.state = Set(to.as_str().into());
         active.updated_at = Set(now);
         if to == State::Paid {
@@ -1239,13 +1403,12 @@ async fn apply(
         }
         if to == State::Cancelled {
             active.reason = Set(why.map(str::to_string));
+            active.holds_stock = Set(false);
         }
-        row = active.update(txn).await?;
+        row = save_if_unchanged(txn, &before, active).await?;
         // The shop's node holds the stock: a cancelled order's items go back on sale.
-        if to == State::Cancelled
-            && let Some(listing) = &listing
-        {
-            listings::put_back_stock(txn, ctx, listing, quantity).await?;
+        if to == State::Cancelled {
+            give_back(txn, ctx, &before).await?;
         }
         // The shop's node books the sale in the co-op's ledger, in the same transaction.
         if to == State::Completed && row.shop_id.is_some() {
@@ -1829,7 +1992,10 @@ mod tests {
             actions(State::Offered, Party::Seller, false),
             vec![State::Accepted, State::Rejected]
         );
-        assert!(actions(State::Offered, Party::Buyer, false).is_empty());
+        assert_eq!(
+            actions(State::Offered, Party::Buyer, false),
+            vec![State::Cancelled]
+        );
         assert!(actions(State::Cancelled, Party::Seller, false).is_empty());
         assert_eq!(
             actions(State::Cancelled, Party::Seller, true),
