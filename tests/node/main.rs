@@ -5,4 +5,5 @@
 mod concurrency;
 mod operability;
 mod order_stock;
+mod orders_model;
 mod restart;
