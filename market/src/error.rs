@@ -46,7 +46,7 @@ pub enum Error {
     },
     /// 500: the database failed; the cause is logged, not sent.
     #[error("database error: {0}")]
-    Db(#[from] DbErr),
+    Db(DbErr),
     /// 500: anything else unexpected; the cause is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -58,6 +58,15 @@ impl Error {
         Error::Invalid {
             field: field.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// A database error, as 409 Conflict with `message` when it is a unique-key violation (a
+    /// concurrent duplicate insert, on SQLite or PostgreSQL), as itself otherwise.
+    pub fn from_unique(err: DbErr, message: impl Into<String>) -> Self {
+        match err.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Error::Conflict(message.into()),
+            _ => Error::Db(err),
         }
     }
 
@@ -111,6 +120,32 @@ impl Error {
     /// True when this is the server's fault (and should be logged as an error).
     pub fn is_internal(&self) -> bool {
         self.status() >= 500
+    }
+}
+
+/// PostgreSQL's SQLSTATE for a byte sequence its text cannot hold: NUL (`0x00`).
+const PG_CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
+
+impl From<DbErr> for Error {
+    /// A database error is ours (500), except text PostgreSQL cannot hold: a NUL that reached a
+    /// query without going through a parsed type (a search term, a path segment) is the
+    /// sender's mistake, so 400. Every form and API field is parsed first (`types::Text`), so
+    /// this is only a safety net.
+    fn from(err: DbErr) -> Self {
+        let code = match &err {
+            DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
+            | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)) => e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .map(|c| c.into_owned()),
+            _ => None,
+        };
+        if code.as_deref() == Some(PG_CHARACTER_NOT_IN_REPERTOIRE) {
+            return Error::BadRequest(
+                "text must not contain NUL or other control characters".into(),
+            );
+        }
+        Error::Db(err)
     }
 }
 

@@ -7,6 +7,7 @@ mod admin_pages;
 mod auth;
 mod bodies;
 mod checkout;
+mod control_chars;
 mod images;
 mod listings;
 mod membership_pages;

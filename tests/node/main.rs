@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod concurrency;
+mod membership_races;
 mod operability;
 mod order_stock;
 mod orders_model;

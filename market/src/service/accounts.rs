@@ -111,12 +111,20 @@ pub async fn find_user(ctx: &Context, username: &str) -> Result<Option<user::Mod
 }
 
 /// [`find_user`] on any connection, such as an open transaction.
+///
+/// A name that is not a valid [`Username`] (a NUL or other control character, a space, ...)
+/// names no account: `None`, without asking the database (PostgreSQL cannot even compare a
+/// string holding NUL). So logging in with such a name gets the usual 401 "wrong username or
+/// password", and an admin path naming it a 404, on both backends.
 pub async fn find_user_on<C: sea_orm::ConnectionTrait>(
     conn: &C,
     username: &str,
 ) -> Result<Option<user::Model>> {
+    let Ok(username) = Username::parse(username) else {
+        return Ok(None);
+    };
     Ok(user::Entity::find()
-        .filter(user::Column::Username.eq(username.trim().to_ascii_lowercase()))
+        .filter(user::Column::Username.eq(username.as_str()))
         .one(conn)
         .await?)
 }
@@ -247,10 +255,7 @@ fn verify_password(password: &str, hash: &str) -> bool {
 
 /// Turn a unique-key violation into a 409 with `message`; keep other errors.
 pub(crate) fn unique_to_conflict(err: sea_orm::DbErr, message: &str) -> Error {
-    match err.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Error::Conflict(message.into()),
-        _ => Error::Db(err),
-    }
+    Error::from_unique(err, message)
 }
 
 /// The key pair of a user's actor (`/users/{username}`), made on first use: a user who never

@@ -10,7 +10,7 @@ use crate::{
     Context, Error, Result, db,
     entities::shop_checkout,
     service::shops::{self, Authority, ensure_can_manage},
-    types::{Currency, Money},
+    types::{Currency, Money, Text},
 };
 
 /// Most shipping options a shop may offer.
@@ -86,10 +86,7 @@ pub async fn get(ctx: &Context, handle: &str) -> Result<Checkout> {
 
 fn parse_option(input: ShippingOptionInput, index: usize) -> Result<ShippingOption> {
     let field = |name: &str| format!("shipping_options[{index}].{name}");
-    let name = input.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
-        return Err(Error::invalid(field("name"), "1 to 80 characters"));
-    }
+    let name = Text::line(&field("name"), &input.name, 1, 80)?.into_inner();
     let currency = Currency::parse(&input.currency)
         .map_err(|_| Error::invalid(field("currency"), "an ISO 4217 code such as EUR"))?;
     let price = Money::parse(&input.price, currency).map_err(|e| match e {
@@ -147,17 +144,13 @@ pub async fn set(
 
 /// Check checkout settings as typed: 422 naming what is wrong, nothing written.
 pub fn check(payment_instructions: &str, options: Vec<ShippingOptionInput>) -> Result<Checkout> {
-    let instructions = payment_instructions.trim().to_string();
-    if instructions.chars().count() > MAX_INSTRUCTIONS
-        || instructions
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        return Err(Error::invalid(
-            "payment_instructions",
-            format!("plain text of at most {MAX_INSTRUCTIONS} characters"),
-        ));
-    }
+    let instructions = Text::lines(
+        "payment_instructions",
+        payment_instructions,
+        0,
+        MAX_INSTRUCTIONS,
+    )?
+    .into_inner();
     if options.len() > MAX_OPTIONS {
         return Err(Error::invalid(
             "shipping_options",

@@ -16,6 +16,7 @@ use sea_orm::{
 use crate::{
     Context, Error, Result, db,
     entities::{delivery, domain_block, remote_actor},
+    types::Text,
 };
 
 /// Normalise a blocklist entry, or say why it is not one.
@@ -125,9 +126,7 @@ pub struct Purged {
 /// Block `entry` and forget what the node holds from it. Blocking it again changes the reason.
 pub async fn block(ctx: &Context, entry: &str, reason: Option<&str>) -> Result<(String, Purged)> {
     let domain = normalize(entry)?;
-    let reason = reason
-        .map(|r| r.trim().chars().take(500).collect::<String>())
-        .filter(|r| !r.is_empty());
+    let reason = Text::optional_lines("reason", reason, 500)?.map(Text::into_inner);
     let txn = db::begin_write(&ctx.db).await?;
     let existing = domain_block::Entity::find_by_id(domain.clone())
         .one(&txn)

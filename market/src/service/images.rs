@@ -13,7 +13,9 @@ use image::{
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
 use sha2::{Digest, Sha256};
 
-use crate::{Context, Error, Result, entities::catalog_entry, service::catalog::CatalogImage};
+use crate::{
+    Context, Error, Result, entities::catalog_entry, service::catalog::CatalogImage, types::Text,
+};
 
 /// At most this many images per listing (Mastodon shows four attachments).
 pub const MAX_IMAGES_PER_LISTING: usize = 4;
@@ -70,13 +72,7 @@ pub fn check_alt(alt: &str, index: usize) -> Result<String> {
             "alt text is required: describe the photo for people who cannot see it",
         ));
     }
-    if alt.chars().count() > 1_500 {
-        return Err(Error::invalid(field, "must be at most 1500 characters"));
-    }
-    if alt.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(Error::invalid(field, "must not contain control characters"));
-    }
-    Ok(alt.to_string())
+    Ok(Text::lines(&field, alt, 1, 1_500)?.into_inner())
 }
 
 /// Validate, re-encode and write one upload (full image and thumbnail) under `media_dir`.

@@ -29,7 +29,7 @@ use sea_orm::{
 use crate::{
     Context, Error, Result, db,
     entities::{ledger_entry, ledger_line, order, shop},
-    types::Money,
+    types::{Money, Text},
 };
 
 /// The co-op's bank account (money collected for sales, costs paid).
@@ -192,8 +192,9 @@ pub async fn book_sale(
 
 /// An operating cost paid from the co-op's cash (an admin records it).
 pub async fn record_cost(ctx: &Context, amount: Money, memo: &str) -> Result<ledger_entry::Model> {
-    let memo = memo.trim();
-    if memo.is_empty() || memo.chars().count() > 500 {
+    let memo = Text::line("memo", memo, 0, 500)?;
+    let memo = memo.as_str();
+    if memo.is_empty() {
         return Err(Error::invalid(
             "memo",
             "1 to 500 characters: what was paid for",

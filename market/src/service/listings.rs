@@ -270,15 +270,24 @@ pub async fn withdraw_listing(ctx: &Context, who: Authority<'_>, id: &str) -> Re
     let current = lock_row(&txn, id).await?;
     let shop = shops::get_shop_by_id(&txn, current.shop_id).await?;
     ensure_can_manage(who, &shop)?;
+    withdraw_in(&txn, ctx, id).await?;
+    txn.commit().await?;
+    get_listing(ctx, id).await
+}
+
+/// Withdraw listing `id` inside `txn`, a transaction begun with [`db::begin_catalog_write`]
+/// (closing a leaving member's shop withdraws its listings in the transaction of the leave).
+/// Withdrawing twice is harmless.
+pub(crate) async fn withdraw_in(txn: &DatabaseTransaction, ctx: &Context, id: &str) -> Result<()> {
+    let current = lock_row(txn, id).await?;
     if current.status() != Status::Withdrawn {
         let mut row: listing::ActiveModel = current.into();
         row.status = Set(Status::Withdrawn.as_str().to_string());
-        row.updated_at = Set(db::now(&txn).await?);
-        row.update(&txn).await?;
-        changed(&txn, ctx, EventKind::Delete, id).await?;
+        row.updated_at = Set(db::now(txn).await?);
+        row.update(txn).await?;
+        changed(txn, ctx, EventKind::Delete, id).await?;
     }
-    txn.commit().await?;
-    get_listing(ctx, id).await
+    Ok(())
 }
 
 /// Attach an image to a listing (at most four).

@@ -15,10 +15,22 @@
 //!   `[coop] refund_share_on_leave`, the share is refunded (debit the share account, credit
 //!   cash). The account stays, as a buyer, with its order history; what the co-op still owes
 //!   it (seller payable, dividends) stays owed. The last admin cannot leave.
+//!
+//! # One decision at a time
+//!
+//! Every decision here (apply, admit, reject, leave, remove, change a role) checks the state
+//! and writes in one transaction that first takes the membership lock ([`lock`]): on
+//! PostgreSQL an advisory lock held until commit, on SQLite the write lock `BEGIN IMMEDIATE`
+//! already holds. So ten identical approvals book the share once, ten leaves refund it once,
+//! two admins demoting or removing each other leave one admin, and the duplicates see the
+//! state the first one left and get 409. The checks are made again inside the lock with the
+//! accounts re-read there, the acting admin's role included. Membership decisions are rare, so
+//! one lock for all of them costs nothing that matters and cannot deadlock between two
+//! members' rows. Lock order, where several are taken: catalog, membership, ledger.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde::Serialize;
 
@@ -30,10 +42,31 @@ use crate::{
     service::{
         governance::{self, Announce},
         ledger, listings,
-        shops::{self, Authority},
+        shops::Authority,
     },
-    types::Money,
+    types::{Money, Text},
 };
+
+/// Key of the PostgreSQL advisory lock that serialises membership decisions (the catalog's
+/// is 7372001, the ledger's 7372002).
+const MEMBERSHIP_LOCK: i64 = 7_372_003;
+
+/// Take the membership lock inside `txn`, until it ends (see the module doc). On SQLite a
+/// write transaction (`db::begin_write`) holds the database's write lock already.
+pub async fn lock(txn: &DatabaseTransaction) -> Result<()> {
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MEMBERSHIP_LOCK})"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// A write transaction holding the membership lock.
+async fn begin_decision(ctx: &Context) -> Result<DatabaseTransaction> {
+    let txn = db::begin_write(&ctx.db).await?;
+    lock(&txn).await?;
+    Ok(txn)
+}
 
 /// The equity account holding a member's share.
 pub fn share_account(username: &str) -> String {
@@ -182,14 +215,9 @@ pub async fn apply(
     statement: &str,
     announce: Announce<'_>,
 ) -> Result<(MembershipView, Vec<i32>)> {
-    let statement = statement.trim();
-    if statement.chars().count() > 2_000 {
-        return Err(Error::invalid(
-            "statement",
-            "at most 2000 characters: why you want to join",
-        ));
-    }
-    let txn = db::begin_write(&ctx.db).await?;
+    let statement = Text::lines("statement", statement, 0, 2_000)?;
+    let statement = statement.as_str();
+    let txn = begin_decision(ctx).await?;
     let user = user::Entity::find_by_id(user.id)
         .one(&txn)
         .await?
@@ -224,7 +252,11 @@ pub async fn apply(
     row.decided_by = Set(None);
     row.proposal_id = Set(None);
     row.left_at = Set(None);
-    let mut saved = row.save(&txn).await?;
+    // Inside the lock nobody else can insert this row; the mapping is a second safety net.
+    let mut saved = row
+        .save(&txn)
+        .await
+        .map_err(|e| Error::from_unique(e, "your application is already waiting for a decision"))?;
     governance::log(
         &txn,
         &user.username,
@@ -293,6 +325,7 @@ pub async fn settle_admission(
     let Some(username) = proposal.subject.as_deref() else {
         return Ok(());
     };
+    lock(txn).await?;
     let Ok(user) = user_by_name(txn, username).await else {
         return Ok(());
     };
@@ -311,8 +344,10 @@ pub async fn settle_admission(
     Ok(())
 }
 
-/// `user`'s application waiting for a decision, or 409.
+/// `user`'s application waiting for a decision, or 409. Takes the membership lock (again: it
+/// is re-entrant), so a pending application is decided once.
 async fn pending_row(txn: &DatabaseTransaction, user: &user::Model) -> Result<membership::Model> {
+    lock(txn).await?;
     row_of(txn, user.id)
         .await?
         .filter(|m| m.status == membership::STATUS_APPLIED)
@@ -394,7 +429,7 @@ pub async fn decide(
     username: &str,
     approve: bool,
 ) -> Result<MembershipView> {
-    let by = match decider {
+    let by = match &decider {
         Decider::Admin(admin) if admin.is_admin() => format!("admin:{}", admin.username),
         Decider::Admin(_) => {
             return Err(Error::Forbidden("only admins decide applications".into()));
@@ -406,7 +441,10 @@ pub async fn decide(
             "the bylaws admit members by a vote of the members, not by an admin".into(),
         ));
     }
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = begin_decision(ctx).await?;
+    if let Decider::Admin(admin) = decider {
+        still_admin(&txn, admin).await?;
+    }
     let user = user_by_name(&txn, username).await?;
     let row = if approve {
         admit(&txn, ctx, &user, &by).await?
@@ -480,14 +518,20 @@ pub async fn leave(
     username: &str,
     shops_go: Shops,
 ) -> Result<Departure> {
-    let leaver = user_by_name(&ctx.db, username).await?;
+    // The catalog lock first (closing a shop withdraws its listings in this transaction), then
+    // the membership lock: everything below is checked and written under both, at once.
+    let txn = db::begin_catalog_write(&ctx.db).await?;
+    lock(&txn).await?;
+    let leaver = user_by_name(&txn, username).await?;
     if let Authority::User(actor) = who
         && actor.id != leaver.id
-        && !actor.is_admin()
     {
-        return Err(Error::Forbidden(
-            "members leave by themselves; only an admin removes someone else".into(),
-        ));
+        if !actor.is_admin() {
+            return Err(Error::Forbidden(
+                "members leave by themselves; only an admin removes someone else".into(),
+            ));
+        }
+        still_admin(&txn, actor).await?;
     }
     if !leaver.is_member() {
         return Err(Error::Conflict(format!(
@@ -497,7 +541,7 @@ pub async fn leave(
     }
     let heir = match &shops_go {
         Shops::TransferTo(name) => {
-            let heir = user_by_name(&ctx.db, name).await.map_err(|_| {
+            let heir = user_by_name(&txn, name).await.map_err(|_| {
                 Error::invalid("transfer_shops_to", format!("no account named {name}"))
             })?;
             if !heir.is_member() || heir.id == leaver.id {
@@ -510,18 +554,22 @@ pub async fn leave(
         }
         Shops::Close => None,
     };
-    if leaver.is_admin() && count_admins(&ctx.db).await? <= 1 {
+    if leaver.is_admin() && count_admins(&txn).await? <= 1 {
         return Err(Error::Conflict(
             "the last admin cannot leave: make another member admin first (tianguis member promote)".into(),
         ));
     }
-    let owned = shops::shops_of(ctx, &leaver).await?;
+    let owned = shop::Entity::find()
+        .filter(shop::Column::OwnerId.eq(leaver.id))
+        .order_by_asc(shop::Column::Id)
+        .all(&txn)
+        .await?;
     let shop_ids: Vec<i32> = owned.iter().map(|s| s.id).collect();
     if !shop_ids.is_empty() && heir.is_none() {
         let open = order::Entity::find()
             .filter(order::Column::ShopId.is_in(shop_ids.clone()))
             .filter(order::Column::State.is_not_in(["rejected", "completed", "refunded"]))
-            .all(&ctx.db)
+            .all(&txn)
             .await?
             .into_iter()
             .filter(|o| o.state != "cancelled" || o.paid_at.is_some())
@@ -540,29 +588,13 @@ pub async fn leave(
             let on_sale = listing::Entity::find()
                 .filter(listing::Column::ShopId.eq(shop.id))
                 .filter(listing::Column::Status.ne(listing::Status::Withdrawn.as_str()))
-                .all(&ctx.db)
+                .all(&txn)
                 .await?;
             for listing in on_sale {
-                listings::withdraw_listing(ctx, Authority::Operator, &listing.id).await?;
+                listings::withdraw_in(&txn, ctx, &listing.id).await?;
             }
             closed_shops.push(shop.handle.clone());
         }
-    }
-    let txn = db::begin_write(&ctx.db).await?;
-    let leaver = user::Entity::find_by_id(leaver.id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| Error::not_found("account"))?;
-    if !leaver.is_member() {
-        return Err(Error::Conflict(format!(
-            "{} is not a member",
-            leaver.username
-        )));
-    }
-    if leaver.is_admin() && count_admins(&txn).await? <= 1 {
-        return Err(Error::Conflict(
-            "the last admin cannot leave: make another member admin first (tianguis member promote)".into(),
-        ));
     }
     let mut transferred_shops = Vec::new();
     if let Some(heir) = &heir {
@@ -651,6 +683,19 @@ pub async fn leave(
     })
 }
 
+/// Re-read `actor` inside the membership lock: an admin demoted or removed a moment ago (by a
+/// request that won the race) decides nothing more: 409.
+async fn still_admin(txn: &DatabaseTransaction, actor: &user::Model) -> Result<()> {
+    let now = user::Entity::find_by_id(actor.id).one(txn).await?;
+    if now.is_some_and(|u| u.is_admin()) {
+        Ok(())
+    } else {
+        Err(Error::Conflict(
+            "you are no longer an admin of the co-op".into(),
+        ))
+    }
+}
+
 async fn count_admins<C: ConnectionTrait>(conn: &C) -> Result<u64> {
     Ok(user::Entity::find()
         .filter(user::Column::Role.eq(user::ROLE_ADMIN))
@@ -673,7 +718,10 @@ pub async fn set_admin(
         }
         Authority::Operator => "operator".to_string(),
     };
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = begin_decision(ctx).await?;
+    if let Authority::User(actor) = who {
+        still_admin(&txn, actor).await?;
+    }
     let target = user_by_name(&txn, username).await?;
     if !target.is_member() {
         return Err(Error::Conflict(format!(

@@ -50,7 +50,7 @@ use crate::{
         deliveries, listings,
         shops::{self, Authority, ensure_can_manage},
     },
-    types::{Currency, Money},
+    types::{Currency, Money, Text},
 };
 
 /// The shipping option of a shop that set none: handed over as agreed, no address.
@@ -265,17 +265,11 @@ impl Address {
     /// Check and tidy every field (422 names the field, as `address.city`).
     pub fn validated(self) -> Result<Address> {
         fn field(value: &str, name: &str, required: bool) -> Result<String> {
-            let value = value.trim();
-            if required && value.is_empty() {
-                return Err(Error::invalid(format!("address.{name}"), "is required"));
+            let field = format!("address.{name}");
+            if required && value.trim().is_empty() {
+                return Err(Error::invalid(field, "is required"));
             }
-            if value.chars().count() > 200 || value.chars().any(char::is_control) {
-                return Err(Error::invalid(
-                    format!("address.{name}"),
-                    "at most 200 characters, on one line",
-                ));
-            }
-            Ok(value.to_string())
+            Ok(Text::line(&field, value, 0, 200)?.into_inner())
         }
         Ok(Address {
             name: field(&self.name, "name", true)?,
@@ -306,28 +300,12 @@ pub fn country(code: &str) -> Result<String> {
 
 /// A reason (rejection, cancellation): trimmed, at most [`MAX_REASON`] characters.
 pub fn reason(text: Option<&str>) -> Result<Option<String>> {
-    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    if text.chars().count() > MAX_REASON {
-        return Err(Error::invalid(
-            "reason",
-            format!("at most {MAX_REASON} characters"),
-        ));
-    }
-    Ok(Some(text.to_string()))
+    Ok(Text::optional_lines("reason", text, MAX_REASON)?.map(Text::into_inner))
 }
 
 /// A message's text: trimmed, 1 to [`MAX_MESSAGE`] characters.
 pub fn message_text(text: &str) -> Result<String> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > MAX_MESSAGE {
-        return Err(Error::invalid(
-            "content",
-            format!("1 to {MAX_MESSAGE} characters"),
-        ));
-    }
-    Ok(text.to_string())
+    Ok(Text::lines("content", text, 1, MAX_MESSAGE)?.into_inner())
 }
 
 /// What an order of some items of a listing costs, computed by the shop's node.

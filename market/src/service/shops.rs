@@ -9,7 +9,7 @@ use crate::{
     entities::{shop, user},
     keys,
     service::{accounts::unique_to_conflict, images},
-    types::{DisplayName, Handle},
+    types::{DisplayName, Handle, Text},
 };
 
 /// What it takes to open a shop.
@@ -35,17 +35,7 @@ impl NewShop {
 }
 
 fn parse_bio(bio: &str) -> Result<String> {
-    let bio = bio.trim();
-    if bio.chars().count() > 2_000 {
-        return Err(Error::invalid("bio", "must be at most 2000 characters"));
-    }
-    if bio
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        return Err(Error::invalid("bio", "must not contain control characters"));
-    }
-    Ok(bio.to_string())
+    Ok(Text::lines("bio", bio, 0, 2_000)?.into_inner())
 }
 
 /// Changes to a shop's profile; `None` leaves a field as it is.

@@ -4,4 +4,4 @@ mod money;
 mod text;
 
 pub use money::{Currency, Money};
-pub use text::{Description, DisplayName, Handle, Password, Stock, Tag, Title, Username};
+pub use text::{Description, DisplayName, Handle, Password, Stock, Tag, Text, Title, Username};

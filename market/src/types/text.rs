@@ -2,19 +2,101 @@
 
 use crate::{Error, Result};
 
-fn no_control_chars(field: &str, value: &str) -> Result<()> {
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        return Err(Error::invalid(field, "must not contain control characters"));
+/// Text a person typed (a title, a note, a statement, a message): parsed once, with its
+/// limits, before it goes anywhere near the database.
+///
+/// - Leading and trailing whitespace is trimmed; length is counted in characters.
+/// - No control characters (Unicode category Cc: NUL, bell, escape, DEL, C1 controls, ...).
+///   PostgreSQL cannot store NUL in text at all and SQLite would keep it silently, so both
+///   backends refuse the same input with the same 422. One-line text ([`Text::line`]) allows no
+///   control character at all; several lines ([`Text::lines`]) allow line feeds and tabs, and
+///   line ends are normalised to `\n` (`\r\n` and a lone `\r` become `\n`).
+/// - No unbalanced bidirectional embeddings, overrides or isolates (U+202A–U+202E,
+///   U+2066–U+2069) within a line: an override left open reverses whatever a page shows after
+///   the field (the "Trojan Source" trick). Balanced pairs, as right-to-left writers may use,
+///   are kept.
+///
+/// HTML is kept as text: pages escape it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text(String);
+
+impl Text {
+    /// One line of `min..=max` characters.
+    pub fn line(field: &str, value: &str, min: usize, max: usize) -> Result<Text> {
+        let value = value.trim();
+        if let Some(c) = value.chars().find(|c| c.is_control()) {
+            return Err(Error::invalid(field, control_reason(c)));
+        }
+        checked(field, value.to_string(), min, max)
     }
-    Ok(())
+
+    /// Several lines of `min..=max` characters (line feeds and tabs allowed).
+    pub fn lines(field: &str, value: &str, min: usize, max: usize) -> Result<Text> {
+        let value = value.trim().replace("\r\n", "\n").replace('\r', "\n");
+        if let Some(c) = value
+            .chars()
+            .find(|&c| c.is_control() && c != '\n' && c != '\t')
+        {
+            return Err(Error::invalid(field, control_reason(c)));
+        }
+        checked(field, value, min, max)
+    }
+
+    /// [`Text::line`] for an optional field: `None` when absent or blank.
+    pub fn optional_line(field: &str, value: Option<&str>, max: usize) -> Result<Option<Text>> {
+        Self::optional(value, |v| Self::line(field, v, 1, max))
+    }
+
+    /// [`Text::lines`] for an optional field: `None` when absent or blank.
+    pub fn optional_lines(field: &str, value: Option<&str>, max: usize) -> Result<Option<Text>> {
+        Self::optional(value, |v| Self::lines(field, v, 1, max))
+    }
+
+    fn optional(
+        value: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<Text>,
+    ) -> Result<Option<Text>> {
+        match value.map(str::trim).filter(|v| !v.is_empty()) {
+            Some(v) => parse(v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The parsed text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Take the text out.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
 }
 
-fn bounded(field: &str, value: &str, min: usize, max: usize) -> Result<String> {
-    let trimmed = value.trim();
-    let len = trimmed.chars().count();
+impl From<Text> for String {
+    fn from(text: Text) -> String {
+        text.0
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn control_reason(c: char) -> String {
+    let what = match c {
+        '\0' => "a NUL character".to_string(),
+        '\n' | '\r' => "a line break (one line only)".to_string(),
+        '\t' => "a tab (one line only)".to_string(),
+        other => format!("the control character U+{:04X}", u32::from(other)),
+    };
+    format!("must not contain control characters: found {what}")
+}
+
+fn checked(field: &str, value: String, min: usize, max: usize) -> Result<Text> {
+    let len = value.chars().count();
     if len < min {
         return Err(Error::invalid(
             field,
@@ -31,8 +113,46 @@ fn bounded(field: &str, value: &str, min: usize, max: usize) -> Result<String> {
             format!("must be at most {max} characters"),
         ));
     }
-    no_control_chars(field, trimmed)?;
-    Ok(trimmed.to_string())
+    for line in value.split('\n') {
+        if !bidi_balanced(line) {
+            return Err(Error::invalid(
+                field,
+                "must not contain an unbalanced bidirectional override or isolate \
+                 (U+202A–U+202E, U+2066–U+2069)",
+            ));
+        }
+    }
+    Ok(Text(value))
+}
+
+/// Whether every bidi embedding/override is closed by a PDF and every isolate by a PDI, in
+/// order, within `line` (a paragraph, for the bidi algorithm).
+fn bidi_balanced(line: &str) -> bool {
+    #[derive(PartialEq)]
+    enum Open {
+        Embedding,
+        Isolate,
+    }
+    let mut open = Vec::new();
+    for c in line.chars() {
+        let closes = match c {
+            '\u{202A}'..='\u{202E}' if c != '\u{202C}' => {
+                open.push(Open::Embedding);
+                continue;
+            }
+            '\u{2066}'..='\u{2068}' => {
+                open.push(Open::Isolate);
+                continue;
+            }
+            '\u{202C}' => Open::Embedding,
+            '\u{2069}' => Open::Isolate,
+            _ => continue,
+        };
+        if open.pop() != Some(closes) {
+            return false;
+        }
+    }
+    open.is_empty()
 }
 
 /// Check a local name (shop handle or username): 1–30 of `a-z 0-9 _`, as Mastodon allows for
@@ -126,21 +246,21 @@ impl Username {
 impl Title {
     /// Parse a title.
     pub fn parse(value: &str) -> Result<Self> {
-        bounded("title", value, 1, 200).map(Title)
+        Text::line("title", value, 1, 200).map(|t| Title(t.0))
     }
 }
 
 impl Description {
     /// Parse a description.
     pub fn parse(value: &str) -> Result<Self> {
-        bounded("description", value, 0, 20_000).map(Description)
+        Text::lines("description", value, 0, 20_000).map(|t| Description(t.0))
     }
 }
 
 impl DisplayName {
     /// Parse a display name.
     pub fn parse(value: &str) -> Result<Self> {
-        bounded("name", value, 1, 100).map(DisplayName)
+        Text::line("name", value, 1, 100).map(|t| DisplayName(t.0))
     }
 }
 
@@ -264,6 +384,31 @@ mod tests {
         assert!(Title::parse(&"é".repeat(200)).is_ok());
         assert!(Title::parse(&"é".repeat(201)).is_err());
         assert!(Title::parse("bell\u{7}").is_err());
+    }
+
+    #[test]
+    fn text_refuses_control_characters_and_open_bidi_overrides() {
+        for bad in ["a\0b", "a\u{1b}b", "a\u{7f}b", "a\u{85}b", "a\tb", "a\nb"] {
+            let err = Text::line("note", bad, 0, 100).unwrap_err();
+            assert!(err.to_string().starts_with("note: "), "{err}");
+        }
+        assert_eq!(
+            Text::lines("note", " one\r\ntwo\rthree\tfour ", 0, 100)
+                .unwrap()
+                .as_str(),
+            "one\ntwo\nthree\tfour"
+        );
+        assert!(Text::lines("note", "a\0b", 0, 100).is_err());
+        assert!(Text::line("note", "\u{202E}gpj.exe", 0, 100).is_err());
+        assert!(Text::line("note", "x \u{2067}y", 0, 100).is_err());
+        assert!(Text::lines("note", "\u{202B}a\n\u{202C}", 0, 100).is_err());
+        assert!(Text::line("note", "\u{202B}שלום\u{202C} \u{2068}x\u{2069}", 0, 100).is_ok());
+        assert!(
+            Text::optional_line("note", Some("  "), 10)
+                .unwrap()
+                .is_none()
+        );
+        assert!(Text::line("note", "", 1, 10).is_err());
     }
 
     #[test]

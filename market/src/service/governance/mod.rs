@@ -45,8 +45,7 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
-    sea_query::Expr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -58,6 +57,7 @@ use crate::{
     Context, Error, Result, db,
     entities::{ballot, proposal, user, vote},
     service::{Page, PageRequest, deliveries},
+    types::Text,
 };
 
 /// A general proposal: its result is published, nothing else happens.
@@ -135,30 +135,20 @@ fn percent_bp(field: &str, value: Option<f64>, default: u32, max: f64) -> Result
 impl Draft {
     /// Check what a member submitted, at `now`, with the bylaws' defaults.
     pub fn parse(ctx: &Context, input: NewProposal, now: DateTime<Utc>) -> Result<Draft> {
-        let title = input.title.trim().to_string();
-        let chars = title.chars().count();
-        if chars == 0 || chars > 200 {
-            return Err(Error::invalid("title", "1 to 200 characters"));
-        }
-        if input.text.chars().count() > 20_000 {
-            return Err(Error::invalid("text", "at most 20000 characters"));
-        }
-        let options: Vec<String> = input
+        let title = Text::line("title", &input.title, 1, 200)?.into_inner();
+        let text = Text::lines("text", &input.text, 0, 20_000)?.into_inner();
+        let options = input
             .options
-            .unwrap_or_else(|| vec!["yes".into(), "no".into()])
-            .into_iter()
-            .map(|o| o.trim().to_string())
-            .collect();
+            .unwrap_or_else(|| vec!["yes".into(), "no".into()]);
         if !(2..=10).contains(&options.len()) {
             return Err(Error::invalid("options", "2 to 10 options"));
         }
+        let options = options
+            .iter()
+            .enumerate()
+            .map(|(i, o)| Text::line(&format!("options[{i}]"), o, 1, 100).map(Text::into_inner))
+            .collect::<Result<Vec<String>>>()?;
         for (i, option) in options.iter().enumerate() {
-            if option.is_empty() || option.chars().count() > 100 {
-                return Err(Error::invalid(
-                    format!("options[{i}]"),
-                    "1 to 100 characters",
-                ));
-            }
             if options[..i]
                 .iter()
                 .any(|o| o.to_lowercase() == option.to_lowercase())
@@ -214,7 +204,7 @@ impl Draft {
             kind: KIND_GENERAL.into(),
             subject: None,
             title,
-            body: input.text,
+            body: text,
             options,
             quorum_bp: percent_bp("quorum", input.quorum, bylaws.quorum_bp, 100.0)?,
             threshold_bp: percent_bp("threshold", input.threshold, bylaws.threshold_bp, 99.99)?,
@@ -553,15 +543,8 @@ pub async fn vote(
     }
     .insert(&txn)
     .await;
-    match inserted {
-        Ok(_) => {}
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            return Err(Error::Conflict(
-                "you have already voted on this proposal".into(),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    }
+    // The unique index (proposal, member) refuses a second ballot, also two at once.
+    inserted.map_err(|e| Error::from_unique(e, "you have already voted on this proposal"))?;
     let code = new_receipt();
     let hash = receipt_hash(&id, &code)
         .ok_or_else(|| Error::Internal("a fresh receipt is malformed".into()))?;
