@@ -114,7 +114,7 @@ async fn a_burst_of_wrong_passwords_gets_at_most_ten_checked() {
     let wrong = |i: usize| {
         let node = &node;
         async move {
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 let body = json!({"username": "bea", "password": format!("guess number {i}")});
                 node.post_json("/api/v1/auth/login", None, &body).await
             } else {
