@@ -578,5 +578,9 @@ mod tests {
             Config::from_toml("[instance]\ndomain = \"coop.example\"")
                 .is_ok_and(|c| !c.insecure_http())
         );
+        let proxies = Config::from_toml("[server]\ntrusted_proxies = [\"::1\", \"10.0.0.0/8\"]");
+        assert_eq!(proxies.unwrap().server.trusted_proxies.len(), 2);
+        let named = Config::from_toml("[server]\ntrusted_proxies = [\"localhost\"]").unwrap_err();
+        assert!(named.to_string().contains("CIDR"), "{named}");
     }
 }
