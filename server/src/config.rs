@@ -55,6 +55,9 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// New accounts per client address per hour, by the form and the API (0: no limit).
     pub registrations_per_hour: u32,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` or `Forwarded` names
+    /// the client; empty: no forwarding header is believed (`crate::client_addr`).
+    pub trusted_proxies: Vec<crate::client_addr::TrustedProxy>,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +70,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 60,
             shutdown_grace_secs: 20,
             registrations_per_hour: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -420,7 +424,8 @@ impl Config {
         // them.
         config.federation.deliver = false;
         config.server.bind = "127.0.0.1:0".into();
-        // Every test client comes from 127.0.0.1; the limit has a test of its own.
+        // Every test client comes from 127.0.0.1; the limit has a test of its own. No proxy is
+        // trusted, as in production by default.
         config.server.registrations_per_hour = 0;
         config
     }
@@ -573,5 +578,9 @@ mod tests {
             Config::from_toml("[instance]\ndomain = \"coop.example\"")
                 .is_ok_and(|c| !c.insecure_http())
         );
+        let proxies = Config::from_toml("[server]\ntrusted_proxies = [\"::1\", \"10.0.0.0/8\"]");
+        assert_eq!(proxies.unwrap().server.trusted_proxies.len(), 2);
+        let named = Config::from_toml("[server]\ntrusted_proxies = [\"localhost\"]").unwrap_err();
+        assert!(named.to_string().contains("CIDR"), "{named}");
     }
 }

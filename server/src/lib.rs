@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod client_addr;
 pub mod config;
 pub mod pages;
 pub mod routes;

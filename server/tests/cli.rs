@@ -182,7 +182,7 @@ async fn cli_builds_a_shop_that_serve_shows_and_sigterm_stops() {
     let site = Site::new().await;
     let out = site.run_with_stdin(
         &["user", "create", "--username", "ana", "--password-stdin"],
-        "s3cret-pass\n",
+        "quiet harbor lantern\n",
     );
     assert!(
         out.status.success(),
@@ -323,7 +323,7 @@ async fn bad_arguments_get_a_one_line_error_and_change_nothing() {
     let site = Site::new().await;
     let out = site.run_with_stdin(
         &["user", "create", "--username", "ana", "--password-stdin"],
-        "s3cret-pass",
+        "quiet harbor lantern",
     );
     assert!(out.status.success());
     site.ok(&[
@@ -377,9 +377,18 @@ async fn bad_arguments_get_a_one_line_error_and_change_nothing() {
         "short",
     );
     assert!(short.contains("at least 8"), "{short}");
+    // The strength rule of the API and the register form: common or built from the username.
+    for (weak, why) in [("password", "common password"), ("bo2024bo", "")] {
+        let refused = site.fails(
+            &["user", "create", "--username", "bo", "--password-stdin"],
+            weak,
+        );
+        assert!(refused.contains("too easy to guess"), "{weak}: {refused}");
+        assert!(refused.contains(why), "{weak}: {refused}");
+    }
     let taken = site.fails(
         &["user", "create", "--username", "ana", "--password-stdin"],
-        "another-pass",
+        "another quiet lantern",
     );
     assert!(taken.contains("taken"), "{taken}");
 
@@ -416,7 +425,7 @@ async fn config_file_and_environment_are_read_and_json_logs_are_json() {
             "ana",
             "--password-stdin",
         ],
-        "s3cret-pass",
+        "quiet harbor lantern",
     );
     assert!(out.status.success());
     let created = site.ok(&[
@@ -540,7 +549,7 @@ async fn order_list_and_show_print_what_the_node_holds() {
     let site = Site::new().await;
     let out = site.run_with_stdin(
         &["user", "create", "--username", "ana", "--password-stdin"],
-        "s3cret-pass\n",
+        "quiet harbor lantern\n",
     );
     assert!(out.status.success());
     site.ok(&[

@@ -96,8 +96,12 @@ async fn pages_forbid_scripts_framing_and_foreign_forms() {
 #[tokio::test]
 async fn registrations_from_one_address_are_limited_per_hour() {
     use harness::Storage;
-    let node =
-        TestNode::spawn_with(Storage::Default, |c| c.server.registrations_per_hour = 3).await;
+    // The test client stands in for a reverse proxy on this machine.
+    let node = TestNode::spawn_with(Storage::Default, |c| {
+        c.server.registrations_per_hour = 3;
+        c.server.trusted_proxies = vec!["127.0.0.1".to_string().try_into().unwrap()];
+    })
+    .await;
     let users = || async {
         market::entities::user::Entity::find()
             .count(&node.ctx.db)
@@ -149,7 +153,7 @@ async fn registrations_from_one_address_are_limited_per_hour() {
         .await;
     assert_eq!(response.status(), 429);
     assert_eq!(users().await, before + 3, "nothing made after the limit");
-    // Behind a proxy on this machine, each client address counts on its own.
+    // Behind a trusted proxy, each client address counts on its own.
     let proxied = node
         .http
         .post(node.url("/api/v1/accounts"))

@@ -17,7 +17,7 @@ use crate::{
 
 /// Create a founding member's account (an admin if `admin`): a member of the co-op from the
 /// start, with their share booked (`membership::found`). Fails with 409 if the username is
-/// taken.
+/// taken, 422 if the password is too easy to guess.
 pub async fn create_user(
     ctx: &Context,
     username: &Username,
@@ -33,7 +33,8 @@ pub async fn create_user(
 }
 
 /// Insert an account with `role`; members and admins are recorded as founders in the same
-/// transaction.
+/// transaction. A password too easy to guess for this username and email is refused first
+/// (422, [`Password::check_strength`]): the API, the register form and the CLI share the rule.
 async fn create_account(
     ctx: &Context,
     username: &Username,
@@ -41,6 +42,10 @@ async fn create_account(
     role: &str,
     email: Option<String>,
 ) -> Result<user::Model> {
+    // zxcvbn takes milliseconds (up to a few hundred on a long password in a debug build).
+    let (checked, name, address) = (password.clone(), username.clone(), email.clone());
+    tokio::task::spawn_blocking(move || checked.check_strength(name.as_str(), address.as_deref()))
+        .await??;
     if find_user(ctx, username.as_str()).await?.is_some() {
         return Err(Error::Conflict(format!(
             "username {} is taken",
@@ -70,7 +75,7 @@ async fn create_account(
 }
 
 /// Anyone registers as a buyer (who may then apply to join the co-op): a username, a password and, if they like, an email address.
-/// Fails with 409 if the username is taken, 422 for a malformed email.
+/// Fails with 409 if the username is taken, 422 for a malformed email or a weak password.
 pub async fn register_buyer(
     ctx: &Context,
     username: &Username,

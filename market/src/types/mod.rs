@@ -1,6 +1,7 @@
 //! Values parsed once at the edge (API, CLI, inbox): past construction they cannot be invalid.
 
 mod money;
+mod strength;
 mod text;
 
 pub use money::{Currency, Money};

@@ -57,39 +57,45 @@ pub struct Login {
 }
 
 /// `POST /api/v1/auth/login {username, password}` → `{token, username, role}`.
-/// After too many wrong passwords for the username (`crate::throttle`): 429 with
-/// `Retry-After`, the password not checked.
+/// After too many wrong passwords for the username, attempts in flight included
+/// (`crate::throttle`): 429 with `Retry-After`, the password not checked.
 pub async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    if let Err(wait) = state.login_throttle.check(&body.username) {
-        return Ok((
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, wait.to_string())],
-            Json(serde_json::json!({
-                "error": "too_many_requests",
-                "message": format!(
-                    "too many wrong passwords for this username; try again in {wait} s"
-                ),
-            })),
-        )
-            .into_response());
-    }
-    if body.username.len() > 64 || body.password.len() > 1024 {
-        return Err(market::Error::Unauthorized("wrong username or password".into()).into());
-    }
-    let user = match accounts::authenticate(&state.ctx, &body.username, &body.password).await {
-        Ok(user) => user,
+    let slot = match state.login_throttle.reserve(&body.username) {
+        Ok(slot) => slot,
+        Err(wait) => {
+            return Ok(too_many(
+                format!("too many wrong passwords for this username; try again in {wait} s"),
+                wait,
+            ));
+        }
+    };
+    // Absurd lengths are wrong without hashing; they count as wrong passwords all the same.
+    let user = if body.username.len() > 64 || body.password.len() > 1024 {
+        Err(market::Error::Unauthorized(
+            "wrong username or password".into(),
+        ))
+    } else {
+        accounts::authenticate(&state.ctx, &body.username, &body.password).await
+    };
+    let user = match user {
+        Ok(user) => {
+            slot.release();
+            state.login_throttle.forget(&body.username);
+            user
+        }
+        Err(e) if e.is_internal() => {
+            slot.release();
+            return Err(e.into());
+        }
         Err(e) => {
-            if !e.is_internal() {
-                state.login_throttle.record(&body.username);
-            }
+            slot.count();
             return Err(e.into());
         }
     };
-    state.login_throttle.forget(&body.username);
     let token = accounts::issue_token(&state.ctx, &user, "api login").await?;
     Ok(
         Json(serde_json::json!({"token": token, "username": user.username, "role": user.role}))
@@ -134,32 +140,41 @@ pub struct Register {
 /// shop; co-op members are created by the admin). 201 `{username, role, email}`; 409 if the
 /// username is taken; 422 for a bad username, password or email.
 ///
-/// At most `[server] registrations_per_hour` accounts per client address (`crate::throttle`):
-/// beyond it 429 with `Retry-After`.
+/// At most `[server] registrations_per_hour` accounts per client address, registrations in
+/// flight included (`crate::throttle`): beyond it 429 with `Retry-After`. A refused
+/// registration opens no account and does not count.
 pub async fn register(
     State(state): State<AppState>,
-    client: crate::throttle::ClientAddr,
+    client: crate::client_addr::ClientAddr,
     ApiJson(body): ApiJson<Register>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    if let Err(wait) = state.registration_throttle.check(&client.key()) {
-        return Ok((
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, wait.to_string())],
-            Json(serde_json::json!({
-                "error": "too_many_requests",
-                "message": format!(
-                    "too many accounts opened from this address lately; try again in {wait} s"
-                ),
-            })),
-        )
-            .into_response());
+    let slot = match state.registration_throttle.reserve(&client.key()) {
+        Ok(slot) => slot,
+        Err(wait) => {
+            return Ok(too_many(
+                format!("too many accounts opened from this address lately; try again in {wait} s"),
+                wait,
+            ));
+        }
+    };
+    let registered = async {
+        let username = market::types::Username::parse(&body.username)?;
+        let password = market::types::Password::parse(&body.password)?;
+        let email = body.email.as_deref().filter(|e| !e.trim().is_empty());
+        accounts::register_buyer(&state.ctx, &username, &password, email).await
     }
-    let username = market::types::Username::parse(&body.username)?;
-    let password = market::types::Password::parse(&body.password)?;
-    let email = body.email.as_deref().filter(|e| !e.trim().is_empty());
-    let user = accounts::register_buyer(&state.ctx, &username, &password, email).await?;
-    state.registration_throttle.record(&client.key());
+    .await;
+    let user = match registered {
+        Ok(user) => {
+            slot.count();
+            user
+        }
+        Err(e) => {
+            slot.release();
+            return Err(e.into());
+        }
+    };
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({
@@ -169,4 +184,15 @@ pub async fn register(
         })),
     )
         .into_response())
+}
+
+/// 429 with `Retry-After: wait` and the message.
+fn too_many(message: String, wait: u64) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, wait.to_string())],
+        Json(serde_json::json!({"error": "too_many_requests", "message": message})),
+    )
+        .into_response()
 }

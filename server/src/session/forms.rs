@@ -19,7 +19,7 @@ use super::{
     MaybeUser, PageUser, check_csrf, cleared_cookie, internal_error, next_query, no_store, render,
     safe_next, session_cookie, with_cookie,
 };
-use crate::{pages::Nav, routes::AppState, throttle::ClientAddr};
+use crate::{client_addr::ClientAddr, pages::Nav, routes::AppState};
 
 /// `/login`, `/register` and `/logout`.
 pub(super) fn routes() -> Router<AppState> {
@@ -138,27 +138,30 @@ async fn login(
         return refused;
     }
     let next = safe_next(&form.next);
-    if let Err(wait) = state.login_throttle.check(&form.username) {
-        let page = render(&LoginPage {
-            node_name: &state.ctx.instance.name,
-            nav: Nav::guest(),
-            current: None,
-            error: Some(format!(
-                "Too many wrong passwords for this username. Try again in {} minutes.",
-                wait.div_ceil(60)
-            )),
-            username: form.username.chars().take(64).collect(),
-            next: next.to_string(),
-            next_query: next_query(next),
-        });
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(axum::http::header::RETRY_AFTER, wait.to_string())],
-            page,
-        )
-            .into_response();
-    }
-    // Absurd lengths are refused before hashing (as the API does).
+    let slot = match state.login_throttle.reserve(&form.username) {
+        Ok(slot) => slot,
+        Err(wait) => {
+            let page = render(&LoginPage {
+                node_name: &state.ctx.instance.name,
+                nav: Nav::guest(),
+                current: None,
+                error: Some(format!(
+                    "Too many wrong passwords for this username. Try again in {} minutes.",
+                    wait.div_ceil(60)
+                )),
+                username: form.username.chars().take(64).collect(),
+                next: next.to_string(),
+                next_query: next_query(next),
+            });
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(axum::http::header::RETRY_AFTER, wait.to_string())],
+                page,
+            )
+                .into_response();
+        }
+    };
+    // Absurd lengths are refused before hashing (as the API does), and count as wrong.
     let user = if form.username.len() > 64 || form.password.len() > 1024 {
         Err(market::Error::Unauthorized(
             "wrong username or password".into(),
@@ -168,12 +171,16 @@ async fn login(
     };
     match user {
         Ok(user) => {
+            slot.release();
             state.login_throttle.forget(&form.username);
             start_session(&state, &user, next).await
         }
-        Err(e) if e.is_internal() => internal_error(&state, &e),
+        Err(e) if e.is_internal() => {
+            slot.release();
+            internal_error(&state, &e)
+        }
         Err(_) => {
-            state.login_throttle.record(&form.username);
+            slot.count();
             let page = render(&LoginPage {
                 node_name: &state.ctx.instance.name,
                 nav: Nav::guest(),
@@ -230,27 +237,31 @@ async fn register(
         return refused;
     }
     let next = safe_next(&form.next);
-    if let Err(wait) = state.registration_throttle.check(&client.key()) {
-        let page = render(&RegisterPage {
-            node_name: &state.ctx.instance.name,
-            nav: Nav::guest(),
-            current: None,
-            error: Some(format!(
-                "Too many accounts were opened from your network lately. Try again in {} minutes.",
-                wait.div_ceil(60)
-            )),
-            username: form.username.chars().take(64).collect(),
-            email: form.email.chars().take(254).collect(),
-            next: next.to_string(),
-            next_query: next_query(next),
-        });
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(axum::http::header::RETRY_AFTER, wait.to_string())],
-            page,
-        )
-            .into_response();
-    }
+    let slot = match state.registration_throttle.reserve(&client.key()) {
+        Ok(slot) => slot,
+        Err(wait) => {
+            let page = render(&RegisterPage {
+                node_name: &state.ctx.instance.name,
+                nav: Nav::guest(),
+                current: None,
+                error: Some(format!(
+                    "Too many accounts were opened from your network lately. \
+                     Try again in {} minutes.",
+                    wait.div_ceil(60)
+                )),
+                username: form.username.chars().take(64).collect(),
+                email: form.email.chars().take(254).collect(),
+                next: next.to_string(),
+                next_query: next_query(next),
+            });
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(axum::http::header::RETRY_AFTER, wait.to_string())],
+                page,
+            )
+                .into_response();
+        }
+    };
     let registered = async {
         let username = Username::parse(&form.username)?;
         let password = Password::parse(&form.password)?;
@@ -258,13 +269,18 @@ async fn register(
         accounts::register_buyer(&state.ctx, &username, &password, email).await
     }
     .await;
+    // An account opened counts against the limit; a refused one does not (crate::throttle).
     match registered {
         Ok(user) => {
-            state.registration_throttle.record(&client.key());
+            slot.count();
             start_session(&state, &user, next).await
         }
-        Err(e) if e.is_internal() => internal_error(&state, &e),
+        Err(e) if e.is_internal() => {
+            slot.release();
+            internal_error(&state, &e)
+        }
         Err(e) => {
+            slot.release();
             let page = render(&RegisterPage {
                 node_name: &state.ctx.instance.name,
                 nav: Nav::guest(),
