@@ -1,10 +1,7 @@
 //! `Undo{Follow}`: the follower leaves. The embedded Follow must be the sender's own.
 
 use activitypub_federation::{config::Data, traits::Activity};
-use market::{
-    Context,
-    service::{followers, instance},
-};
+use market::{Context, service::followers};
 use url::Url;
 
 use super::local_shop;
@@ -61,9 +58,14 @@ impl Activity for Undo {
     }
 
     async fn receive(self, data: &Data<Context>) -> Result<(), Error> {
-        if !instance::first_receipt(data, self.id.as_str()).await? {
-            return Ok(());
-        }
+        let id = self.id.clone();
+        super::once(data, &id, self.act(data)).await
+    }
+}
+
+impl Undo {
+    /// The effect, run once per activity id (see `super::once`).
+    async fn act(self, data: &Data<Context>) -> Result<(), Error> {
         let Some(actor) = followers::find_remote_actor(data, self.actor.inner().as_str()).await?
         else {
             return Ok(());
