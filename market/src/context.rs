@@ -1,7 +1,7 @@
 //! The shared context handed to every service: the database and what the node knows about itself.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     path::PathBuf,
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
@@ -141,6 +141,9 @@ pub struct Context {
     /// When the inbox last refetched each remote actor after its signature failed to verify
     /// (key rotation), so a sender cannot make us fetch its actor on every request.
     pub key_refetches: Arc<OncePer>,
+    /// The activity ids the inbox is processing now, so a copy arriving meanwhile waits for the
+    /// outcome instead of running the same effect alongside.
+    pub inbox_in_flight: Arc<InFlight>,
 }
 
 impl Context {
@@ -150,7 +153,43 @@ impl Context {
             db,
             instance: Arc::new(instance),
             key_refetches: Arc::default(),
+            inbox_in_flight: Arc::default(),
         }
+    }
+}
+
+/// Keys being worked on now in this process; a [`Claim`] holds one until it is dropped (also
+/// when the work is cancelled).
+#[derive(Debug, Default)]
+pub struct InFlight {
+    keys: Mutex<HashSet<String>>,
+}
+
+impl InFlight {
+    /// Claim `key`, or `None` if it is already claimed.
+    pub fn claim(self: &Arc<Self>, key: &str) -> Option<Claim> {
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        keys.insert(key.to_string()).then(|| Claim {
+            set: Arc::clone(self),
+            key: key.to_string(),
+        })
+    }
+}
+
+/// A key of an [`InFlight`] set, released on drop.
+#[derive(Debug)]
+pub struct Claim {
+    set: Arc<InFlight>,
+    key: String,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.set
+            .keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.key);
     }
 }
 

@@ -97,6 +97,45 @@ async fn an_activity_whose_effect_failed_is_processed_when_the_sender_retries() 
 }
 
 #[tokio::test]
+async fn ten_copies_of_one_follow_at_once_make_one_follower() {
+    let (node, shop) = node_with_shop(TestNode::spawn().await).await;
+    let peer = Peer::spawn().await;
+    let follow = follow_of(peer.alice_id().as_str(), &shop);
+    let statuses = futures::future::join_all((0..10).map(|_| {
+        let post = SignedPost::new(
+            &node.url("/shops/pottery/inbox"),
+            &follow,
+            &peer.alice_key_id(),
+            &peer.alice_private_key(),
+        );
+        let http = node.http.clone();
+        async move { post.send(&http).await }
+    }))
+    .await;
+    // One copy runs the effect; those arriving meanwhile are asked to retry (503), those after
+    // it are replays (202).
+    assert!(
+        statuses.iter().all(|s| *s == 202 || *s == 503),
+        "{statuses:?}"
+    );
+    assert_eq!(followers(&node).await, 1);
+    let accepts = peer.received_of("Accept");
+    assert_eq!(accepts.len(), 1, "one Accept for ten copies of one Follow");
+    assert_eq!(accepts[0]["object"]["id"], follow["id"]);
+    // The senders' retries of the copies refused meanwhile change nothing either.
+    let post = SignedPost::new(
+        &node.url("/shops/pottery/inbox"),
+        &follow,
+        &peer.alice_key_id(),
+        &peer.alice_private_key(),
+    );
+    assert_eq!(post.send(&node.http).await, 202);
+    assert_eq!(followers(&node).await, 1);
+    assert_eq!(peer.received_of("Accept").len(), 1);
+    node.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_database_unavailable_is_503_with_retry_after_not_4xx() {
     let (node, shop) = node_with_shop(TestNode::spawn().await).await;
     let peer = Peer::spawn().await;

@@ -104,11 +104,14 @@ send_only_activity!(crate::protocol::activities::StoredActivity);
 ///   and its retry of the same id is processed again;
 /// - the same holds when the processing is cut short (the inbox's time limit, the sender
 ///   closing the connection, the process killed): the id was never recorded;
-/// - every effect is idempotent, so a copy that arrives while the first is still being
-///   processed, or after a crash between the effect and the record, changes nothing twice: a
-///   follow is one row per (shop, actor), an unfollow or deletion of what is gone is a no-op,
-///   an answer to a follow sets the same state. At worst the follower gets a second `Accept`
-///   for the same `Follow`, which is what a re-sent `Follow` gets anyway.
+/// - a copy arriving while the first is being processed in this process is answered 503 with
+///   `Retry-After` (the id is claimed in `Context::inbox_in_flight` for the duration): its
+///   retry then finds the first one's outcome, recorded or failed;
+/// - every effect is idempotent, so a copy processed by another process at the same time, or
+///   again after a crash between the effect and the record, changes nothing twice: a follow is
+///   one row per (shop, actor), an unfollow or deletion of what is gone is a no-op, an answer
+///   to a follow sets the same state. At worst the follower gets a second `Accept` for the same
+///   `Follow`, which is what a re-sent `Follow` gets anyway.
 ///
 /// Orders and votes do not rely on this table: an order is recorded under its `Offer`'s id and an
 /// order step moves the order from the state it is in, each checked where it is written.
@@ -116,6 +119,11 @@ pub async fn once<F>(data: &Data<Context>, id: &Url, effect: F) -> Result<(), Er
 where
     F: Future<Output = Result<(), Error>>,
 {
+    let Some(_claim) = data.inbox_in_flight.claim(id.as_str()) else {
+        return Err(Error::Unavailable(format!(
+            "another copy of {id} is being processed"
+        )));
+    };
     if instance::was_received(data, id.as_str()).await? {
         tracing::debug!(%id, "activity already received; ignored");
         return Ok(());
