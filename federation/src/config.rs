@@ -32,7 +32,7 @@ pub async fn build(ctx: Context, options: &Options) -> Result<FederationConfig<C
     }
     let client = client
         .build()
-        .map_err(|e| Error::BadRequest(format!("HTTP client: {e}")))?;
+        .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?;
     register_delivery_client(&ctx.instance.domain, client.clone());
     let config = FederationConfig::builder()
         .domain(ctx.instance.domain.clone())
@@ -44,7 +44,7 @@ pub async fn build(ctx: Context, options: &Options) -> Result<FederationConfig<C
         .signed_fetch_actor(&instance_actor)
         .build()
         .await
-        .map_err(|e| Error::BadRequest(format!("federation config: {e}")))?;
+        .map_err(|e| Error::Internal(format!("federation config: {e}")))?;
     Ok(config)
 }
 

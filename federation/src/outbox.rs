@@ -49,7 +49,8 @@ pub const CONCURRENCY: usize = 64;
 const RECORD_BATCH: usize = 64;
 const RECORD_EVERY: Duration = Duration::from_millis(250);
 
-/// How often the worker forgets deliveries finished more than `deliveries::KEEP_FINISHED` ago.
+/// How often the worker forgets deliveries finished more than `deliveries::KEEP_FINISHED` ago,
+/// and received activity ids older than `instance::REPLAY_WINDOW`.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// This process's id in the queue's leases (`deliveries::heartbeat`).
@@ -132,7 +133,7 @@ where
     }
     let activity_id = activity.id().to_string();
     let body = serde_json::to_string(&WithContext::new(activity, protocol::context()))
-        .map_err(|e| Error::BadRequest(format!("serialising an activity: {e}")))?;
+        .map_err(|e| Error::Internal(format!("serialising an activity: {e}")))?;
     let inboxes: Vec<String> = inboxes.iter().map(Url::to_string).collect();
     Ok(deliveries::enqueue(data, &activity_id, actor.id().as_str(), &body, &inboxes).await?)
 }
@@ -451,6 +452,12 @@ pub fn spawn_worker(
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "forgot finished deliveries"),
                     Err(e) => tracing::warn!(error = %e, "pruning finished deliveries failed"),
+                }
+                let replayable = chrono::Utc::now() - instance::REPLAY_WINDOW;
+                match instance::forget_received_before(&data, replayable).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "forgot received activity ids"),
+                    Err(e) => tracing::warn!(error = %e, "pruning received activity ids failed"),
                 }
             }
             if *stop.borrow() {

@@ -275,7 +275,7 @@ async fn webfinger(
             .ok_or_else(not_found)?;
         (format!("acct:{}@{domain}", shop.handle), shop.ap_id)
     };
-    let href = Url::parse(&href).map_err(|e| Error::BadRequest(e.to_string()))?;
+    let href = Url::parse(&href).map_err(|e| Error::Internal(e.to_string()))?;
     let mut response = Json(build_webfinger_response(subject, href)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -361,7 +361,7 @@ type PageLinks = (Url, Option<Url>, Option<Url>, Url, Url);
 fn page_urls(base: &str, page: u64, total: u64) -> Result<PageLinks, Error> {
     let last_page = total.div_ceil(PAGE_SIZE).max(1);
     let at = |n: u64| {
-        Url::parse(&format!("{base}?page={n}")).map_err(|e| Error::BadRequest(e.to_string()))
+        Url::parse(&format!("{base}?page={n}")).map_err(|e| Error::Internal(e.to_string()))
     };
     let next = if page < last_page {
         Some(at(page + 1)?)
@@ -380,7 +380,7 @@ async fn outbox(
 ) -> Result<Response, Error> {
     let shop = shops::get_shop(&data, &handle).await?;
     let base = format!("{}/outbox", shop.ap_id);
-    let id = Url::parse(&base).map_err(|e| Error::BadRequest(e.to_string()))?;
+    let id = Url::parse(&base).map_err(|e| Error::Internal(e.to_string()))?;
     let filter = ListingFilter {
         shop_id: Some(shop.id),
         include_withdrawn: false,
@@ -452,9 +452,9 @@ struct CatalogQuery {
 /// it saw, and later ask that empty page again for only what changed since.
 async fn catalog(data: Data<Context>, Query(q): Query<CatalogQuery>) -> Result<Response, Error> {
     let base = data.instance.url("/catalog");
-    let id = Url::parse(&base).map_err(|e| Error::BadRequest(e.to_string()))?;
+    let id = Url::parse(&base).map_err(|e| Error::Internal(e.to_string()))?;
     let at = |after: &str| {
-        Url::parse(&format!("{base}?after={after}")).map_err(|e| Error::BadRequest(e.to_string()))
+        Url::parse(&format!("{base}?after={after}")).map_err(|e| Error::Internal(e.to_string()))
     };
     let total = listings::count_all(&data).await?;
     let Some(after) = q.after else {
@@ -481,7 +481,7 @@ async fn catalog(data: Data<Context>, Query(q): Query<CatalogQuery>) -> Result<R
         } else {
             serde_json::to_value(listing::proposal(&data.instance, view)?)
         };
-        items.push(item.map_err(|e| Error::BadRequest(e.to_string()))?);
+        items.push(item.map_err(|e| Error::Internal(e.to_string()))?);
     }
     // Every page with items links the page after it; the first empty page has no `next`. A
     // peer keeps that page's address and asks it again later for what changed since.
@@ -513,7 +513,7 @@ pub async fn followers_document(
     let q = PageQuery { page };
     let shop = shops::get_shop(data, handle).await?;
     let base = format!("{}/followers", shop.ap_id);
-    let id = Url::parse(&base).map_err(|e| Error::BadRequest(e.to_string()))?;
+    let id = Url::parse(&base).map_err(|e| Error::Internal(e.to_string()))?;
     let total = followers::count_followers(data, shop.id).await?;
     let Some(page) = q.page else {
         let (_, _, _, first, _) = page_urls(&base, 1, total)?;
@@ -562,7 +562,7 @@ async fn following_collection(
 ) -> Result<Response, Error> {
     let shop = shops::get_shop(&data, &handle).await?;
     let id = Url::parse(&format!("{}/following", shop.ap_id))
-        .map_err(|e| Error::BadRequest(e.to_string()))?;
+        .map_err(|e| Error::Internal(e.to_string()))?;
     Ok(activity_json(
         OrderedCollection {
             kind: "OrderedCollection".into(),

@@ -111,7 +111,7 @@ pub async fn signer(
             )));
         }
     }
-    crate::inbox::check_date(headers)?;
+    crate::inbox::check_signed_time(headers)?;
     let message = signing_string(&parsed.headers, method, uri, headers)?;
     let mut actor = Url::parse(&parsed.key_id)
         .map_err(|_| Error::Unauthorized("the keyId is not a URL".into()))?;

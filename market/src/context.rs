@@ -1,6 +1,11 @@
 //! The shared context handed to every service: the database and what the node knows about itself.
 
-use std::{path::PathBuf, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    path::PathBuf,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
 
 use sea_orm::DatabaseConnection;
 use url::Url;
@@ -133,6 +138,12 @@ pub struct Context {
     pub db: DatabaseConnection,
     /// This node.
     pub instance: Arc<Instance>,
+    /// When the inbox last refetched each remote actor after its signature failed to verify
+    /// (key rotation), so a sender cannot make us fetch its actor on every request.
+    pub key_refetches: Arc<OncePer>,
+    /// The activity ids the inbox is processing now, so a copy arriving meanwhile waits for the
+    /// outcome instead of running the same effect alongside.
+    pub inbox_in_flight: Arc<InFlight>,
 }
 
 impl Context {
@@ -141,7 +152,73 @@ impl Context {
         Context {
             db,
             instance: Arc::new(instance),
+            key_refetches: Arc::default(),
+            inbox_in_flight: Arc::default(),
         }
+    }
+}
+
+/// Keys being worked on now in this process; a [`Claim`] holds one until it is dropped (also
+/// when the work is cancelled).
+#[derive(Debug, Default)]
+pub struct InFlight {
+    keys: Mutex<HashSet<String>>,
+}
+
+impl InFlight {
+    /// Claim `key`, or `None` if it is already claimed.
+    pub fn claim(self: &Arc<Self>, key: &str) -> Option<Claim> {
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        keys.insert(key.to_string()).then(|| Claim {
+            set: Arc::clone(self),
+            key: key.to_string(),
+        })
+    }
+}
+
+/// A key of an [`InFlight`] set, released on drop.
+#[derive(Debug)]
+pub struct Claim {
+    set: Arc<InFlight>,
+    key: String,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.set
+            .keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.key);
+    }
+}
+
+/// "At most once per period" for each key (an actor id), in this process: each node has its
+/// own (a field of its [`Context`], not a static).
+#[derive(Debug, Default)]
+pub struct OncePer {
+    last: Mutex<HashMap<String, Instant>>,
+}
+
+impl OncePer {
+    /// Entries kept before old ones are swept out.
+    const SWEEP_ABOVE: usize = 1024;
+
+    /// True, and the time noted, if `key` was not taken in the last `every`; false otherwise.
+    pub fn try_take(&self, key: &str, every: Duration) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if last
+            .get(key)
+            .is_some_and(|at| now.duration_since(*at) < every)
+        {
+            return false;
+        }
+        if last.len() >= Self::SWEEP_ABOVE {
+            last.retain(|_, at| now.duration_since(*at) < every);
+        }
+        last.insert(key.to_string(), now);
+        true
     }
 }
 

@@ -70,6 +70,37 @@ impl Error {
         }
     }
 
+    /// Whether this is the database being unreachable or busy, which passes by itself (the
+    /// pool closed or exhausted, the connection lost, SQLite's write lock held too long,
+    /// PostgreSQL shutting down or out of connections), rather than a statement that failed.
+    /// The inbox answers these 503 so senders retry.
+    pub fn is_unavailable(&self) -> bool {
+        use sea_orm::{RuntimeErr, error::SqlxError};
+        match self {
+            Error::Db(DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) => true,
+            Error::Db(
+                DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)),
+            ) => match e.as_ref() {
+                SqlxError::Io(_)
+                | SqlxError::PoolTimedOut
+                | SqlxError::PoolClosed
+                | SqlxError::WorkerCrashed => true,
+                SqlxError::Database(db) => db.code().is_some_and(|code| {
+                    // SQLite: SQLITE_BUSY (5) and its extended codes. PostgreSQL: connection
+                    // exceptions (08), insufficient resources (53), operator intervention (57).
+                    code == "5"
+                        || code == "517"
+                        || code == "261"
+                        || code.starts_with("08")
+                        || code.starts_with("53")
+                        || code.starts_with("57")
+                }),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// A missing thing, named for the client ("listing", "shop").
     pub fn not_found(what: impl Into<String>) -> Self {
         Error::NotFound(what.into())

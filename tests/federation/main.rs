@@ -11,6 +11,7 @@ mod delivery_hosts;
 mod domains;
 mod follow;
 mod governance;
+mod inbox_guarantees;
 mod inbox_security;
 mod ledger;
 mod mastodon_rules;

@@ -31,6 +31,8 @@ pub struct SignedPost {
     pub digest_override: Option<String>,
     /// Leave `digest` out of the signed headers.
     pub unsigned_digest: bool,
+    /// Sign `(created)` with this time (hs2019), as a `created` parameter of the signature.
+    pub created: Option<SystemTime>,
 }
 
 impl SignedPost {
@@ -45,6 +47,7 @@ impl SignedPost {
             algorithm: "rsa-sha256",
             digest_override: None,
             unsigned_digest: false,
+            created: None,
         }
     }
 
@@ -84,11 +87,18 @@ impl SignedPost {
             )
         });
         let content_type = "application/activity+json";
-        let mut headers = vec![
-            ("(request-target)", target),
-            ("host", host.clone()),
-            ("date", date.clone()),
-        ];
+        let created = self.created.map(|t| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default()
+                .to_string()
+        });
+        let mut headers = vec![("(request-target)", target)];
+        if let Some(created) = &created {
+            headers.push(("(created)", created.clone()));
+        }
+        headers.push(("host", host.clone()));
+        headers.push(("date", date.clone()));
         if !self.unsigned_digest {
             headers.push(("digest", digest.clone()));
         }
@@ -108,8 +118,9 @@ impl SignedPost {
             .map(|(k, _)| *k)
             .collect::<Vec<_>>()
             .join(" ");
+        let created_param = created.map(|c| format!("created={c},")).unwrap_or_default();
         let header = format!(
-            r#"keyId="{}",algorithm="{}",headers="{}",signature="{}""#,
+            r#"keyId="{}",algorithm="{}",{created_param}headers="{}",signature="{}""#,
             self.key_id,
             self.algorithm,
             names,

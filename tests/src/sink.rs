@@ -75,6 +75,9 @@ struct SinkState {
     /// POSTs being answered now, and the most there ever were at once.
     in_flight: usize,
     max_in_flight: usize,
+    /// How long each actor GET takes to answer, and how many there were.
+    actor_delay: Duration,
+    actor_fetches: usize,
 }
 
 /// A trusted key's modulus and exponent. Verified with `ring`, not with the `aws-lc-rs` the
@@ -207,6 +210,30 @@ impl Sink {
             });
     }
 
+    /// The PKCS#8 PEM private key every actor of the sink signs with now.
+    pub fn private_key(&self) -> String {
+        self.shared.lock().private_key.clone()
+    }
+
+    /// Give the sink's actors a new key pair (they serve its public key from now on); returns
+    /// the old private key.
+    pub fn rotate_key(&self) -> String {
+        let keys = generate_actor_keypair().expect("keys");
+        let mut state = self.shared.lock();
+        state.public_key = keys.public_key;
+        std::mem::replace(&mut state.private_key, keys.private_key)
+    }
+
+    /// Make every actor GET take `delay` to answer (a slow or hanging server).
+    pub fn set_actor_delay(&self, delay: Duration) {
+        self.shared.lock().actor_delay = delay;
+    }
+
+    /// How many actor GETs the sink answered (scripted failures included).
+    pub fn actor_fetches(&self) -> usize {
+        self.shared.lock().actor_fetches
+    }
+
     /// Make every inbox POST take `delay` to answer (to observe concurrency).
     pub fn set_delay(&self, delay: Duration) {
         self.shared.lock().delay = delay;
@@ -255,11 +282,30 @@ impl Sink {
 }
 
 /// Actors named `shared*` advertise the shared inbox; the others have only their own inbox.
+/// A status scripted for `/users/{name}` ([`Sink::script`]) is answered instead, once.
 async fn actor(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
-    let (base, public_key) = {
-        let state = shared.lock();
-        (state.base.clone(), state.public_key.clone())
+    let (base, public_key, delay, scripted) = {
+        let mut state = shared.lock();
+        state.actor_fetches += 1;
+        let scripted = state
+            .script
+            .get_mut(&format!("/users/{name}"))
+            .and_then(VecDeque::pop_front);
+        (
+            state.base.clone(),
+            state.public_key.clone(),
+            state.actor_delay,
+            scripted,
+        )
     };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(scripted) = scripted {
+        return StatusCode::from_u16(scripted.status)
+            .unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+            .into_response();
+    }
     let id = format!("{base}/users/{name}");
     let mut doc = json!({
         "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],

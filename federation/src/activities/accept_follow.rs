@@ -38,7 +38,7 @@ pub async fn send(
 pub async fn answer(data: &Data<Context>, decided: Decided, accept: bool) -> Result<(), Error> {
     let shop = ApubShop::new(&data.instance, decided.shop)?;
     let actor = ApubRemoteActor::try_from(decided.actor)?;
-    let parse = |s: &str| Url::parse(s).map_err(|e| Error::BadRequest(e.to_string()));
+    let parse = |s: &str| Url::parse(s).map_err(|e| Error::Internal(e.to_string()));
     let follow = Follow {
         kind: FollowType::Follow,
         id: parse(&decided.follow.follow_activity_id)?,
@@ -58,9 +58,9 @@ pub async fn answer(data: &Data<Context>, decided: Decided, accept: bool) -> Res
         to: vec![activitypub_federation::traits::Object::id(&actor).clone()],
     };
     // Same shape as Accept, with the type Reject.
-    let mut value = serde_json::to_value(&reject).map_err(|e| Error::BadRequest(e.to_string()))?;
+    let mut value = serde_json::to_value(&reject).map_err(|e| Error::Internal(e.to_string()))?;
     value["type"] = serde_json::Value::String("Reject".into());
     let reject: RejectFollow =
-        serde_json::from_value(value).map_err(|e| Error::BadRequest(e.to_string()))?;
+        serde_json::from_value(value).map_err(|e| Error::Internal(e.to_string()))?;
     outbox::send(data, reject, &shop, vec![actor.inbox()]).await
 }

@@ -5,7 +5,7 @@
 use activitypub_federation::{config::Data, traits::Activity};
 use market::{
     Context,
-    service::{catalog, deliveries, followers, instance, peers},
+    service::{catalog, deliveries, followers, peers},
 };
 use url::Url;
 
@@ -36,9 +36,14 @@ impl Activity for Delete {
     }
 
     async fn receive(self, data: &Data<Context>) -> Result<(), Error> {
-        if !instance::first_receipt(data, self.id.as_str()).await? {
-            return Ok(());
-        }
+        let id = self.id.clone();
+        super::once(data, &id, self.act(data)).await
+    }
+}
+
+impl Delete {
+    /// The effect, run once per activity id (see `super::once`).
+    async fn act(self, data: &Data<Context>) -> Result<(), Error> {
         if self.object_id() == Some(self.actor.inner().as_str()) {
             followers::remove_remote_actor(data, self.actor.inner().as_str()).await?;
             return Ok(());

@@ -3,11 +3,7 @@
 //! federate (`peer.rs`).
 
 use activitypub_federation::{config::Data, traits::Activity};
-use market::{
-    Context,
-    entities::follow,
-    service::{followers, instance},
-};
+use market::{Context, entities::follow, service::followers};
 use url::Url;
 
 use super::{accept_follow, local_shop, peer};
@@ -37,21 +33,23 @@ impl Activity for Follow {
     }
 
     async fn receive(self, data: &Data<Context>) -> Result<(), Error> {
-        if !instance::first_receipt(data, self.id.as_str()).await? {
-            return Ok(());
-        }
-        if peer::is_instance_actor(data, &self.object) {
-            return peer::receive_follow(data, self).await;
-        }
-        if crate::governance::is_coop(data, &self.object) {
-            return crate::governance::receive_follow(data, self).await;
-        }
-        let shop = local_shop(data, &self.object).await?;
-        let actor = self.actor.dereference(data).await?;
-        let row = followers::record_follow(data, &shop.shop, &actor.row, self.id.as_str()).await?;
-        if row.state == follow::STATE_ACCEPTED {
-            accept_follow::send(data, &shop, self, &actor).await?;
-        }
-        Ok(())
+        let id = self.id.clone();
+        super::once(data, &id, async move {
+            if peer::is_instance_actor(data, &self.object) {
+                return peer::receive_follow(data, self).await;
+            }
+            if crate::governance::is_coop(data, &self.object) {
+                return crate::governance::receive_follow(data, self).await;
+            }
+            let shop = local_shop(data, &self.object).await?;
+            let actor = self.actor.dereference(data).await?;
+            let row =
+                followers::record_follow(data, &shop.shop, &actor.row, self.id.as_str()).await?;
+            if row.state == follow::STATE_ACCEPTED {
+                accept_follow::send(data, &shop, self, &actor).await?;
+            }
+            Ok(())
+        })
+        .await
     }
 }

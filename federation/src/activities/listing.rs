@@ -48,13 +48,13 @@ pub fn build(
         (_, Form::Note) => serde_json::to_value(listing::note(&data.instance, view)?),
         (_, Form::Proposal) => serde_json::to_value(listing::proposal(&data.instance, view)?),
     }
-    .map_err(|e| Error::BadRequest(e.to_string()))?;
+    .map_err(|e| Error::Internal(e.to_string()))?;
     let kind = match kind {
         EventKind::Create => "Create",
         EventKind::Update => "Update",
         EventKind::Delete => "Delete",
     };
-    let parse = |s: &str| Url::parse(s).map_err(|e| Error::BadRequest(e.to_string()));
+    let parse = |s: &str| Url::parse(s).map_err(|e| Error::Internal(e.to_string()));
     let (id, cc) = match form {
         Form::Note => (
             event.activity_id.clone(),

@@ -11,7 +11,10 @@ pub mod peer;
 pub mod undo;
 
 use activitypub_federation::config::Data;
-use market::{Context, service::shops};
+use market::{
+    Context,
+    service::{instance, shops},
+};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -87,6 +90,49 @@ send_only_activity!(crate::protocol::activities::RejectFollow);
 send_only_activity!(crate::protocol::activities::ListingActivity);
 send_only_activity!(crate::protocol::activities::StoredActivity);
 
+/// Run `effect` for the activity `id` unless an earlier copy of it was already acted on; then
+/// remember the id.
+///
+/// The id is recorded only **after** the effect succeeded, not before it, and not in one
+/// database transaction with it. A transaction is impractical here: an effect fetches over HTTP
+/// (the follower's actor, a peer's catalog), queues and sends its answer through the outbox, and
+/// calls several `market` services that each commit on their own; holding a transaction open
+/// across all of that would hold SQLite's single write lock while the effect's own writes wait
+/// for it. So instead:
+///
+/// - if the effect fails, nothing is recorded, the sender gets the error (5xx for our failures)
+///   and its retry of the same id is processed again;
+/// - the same holds when the processing is cut short (the inbox's time limit, the sender
+///   closing the connection, the process killed): the id was never recorded;
+/// - a copy arriving while the first is being processed in this process is answered 503 with
+///   `Retry-After` (the id is claimed in `Context::inbox_in_flight` for the duration): its
+///   retry then finds the first one's outcome, recorded or failed;
+/// - every effect is idempotent, so a copy processed by another process at the same time, or
+///   again after a crash between the effect and the record, changes nothing twice: a follow is
+///   one row per (shop, actor), an unfollow or deletion of what is gone is a no-op, an answer
+///   to a follow sets the same state. At worst the follower gets a second `Accept` for the same
+///   `Follow`, which is what a re-sent `Follow` gets anyway.
+///
+/// Orders and votes do not rely on this table: an order is recorded under its `Offer`'s id and an
+/// order step moves the order from the state it is in, each checked where it is written.
+pub async fn once<F>(data: &Data<Context>, id: &Url, effect: F) -> Result<(), Error>
+where
+    F: Future<Output = Result<(), Error>>,
+{
+    let Some(_claim) = data.inbox_in_flight.claim(id.as_str()) else {
+        return Err(Error::Unavailable(format!(
+            "another copy of {id} is being processed"
+        )));
+    };
+    if instance::was_received(data, id.as_str()).await? {
+        tracing::debug!(%id, "activity already received; ignored");
+        return Ok(());
+    }
+    effect.await?;
+    instance::record_received(data, id.as_str()).await?;
+    Ok(())
+}
+
 /// The local shop whose id is `id`, or 404.
 pub async fn local_shop(data: &Data<Context>, id: &Url) -> Result<ApubShop, Error> {
     let not_found = || Error::Market(market::Error::not_found("shop"));
@@ -120,5 +166,5 @@ pub fn new_activity_id(data: &Data<Context>) -> Result<Url, Error> {
             .instance
             .url(&format!("/activities/{}", uuid::Uuid::new_v4())),
     )
-    .map_err(|e| Error::BadRequest(e.to_string()))
+    .map_err(|e| Error::Internal(format!("our activity id: {e}")))
 }

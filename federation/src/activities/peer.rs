@@ -25,7 +25,7 @@ use crate::{
 };
 
 fn parse(s: &str) -> Result<Url, Error> {
-    Url::parse(s).map_err(|e| Error::BadRequest(e.to_string()))
+    Url::parse(s).map_err(|e| Error::Internal(format!("stored URL {s:?}: {e}")))
 }
 
 /// Whether `id` is our instance actor.
@@ -127,9 +127,14 @@ impl Activity for FollowAnswer {
         {
             return Ok(());
         }
-        if !instance::first_receipt(data, self.id.as_str()).await? {
-            return Ok(());
-        }
+        let id = self.id.clone();
+        super::once(data, &id, self.follow_answered(data)).await
+    }
+}
+
+impl FollowAnswer {
+    /// The answer to our instance actor's Follow of a peer node, run once per activity id.
+    async fn follow_answered(self, data: &Data<Context>) -> Result<(), Error> {
         let Some(follow_id) = object_id(&self.object) else {
             return Ok(());
         };

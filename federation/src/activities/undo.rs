@@ -2,10 +2,7 @@
 //! `Undo{Offer}`: a buyer withdraws an order our shop has not answered (see `crate::orders`).
 
 use activitypub_federation::{config::Data, traits::Activity};
-use market::{
-    Context,
-    service::{followers, instance},
-};
+use market::{Context, service::followers};
 use url::Url;
 
 use super::local_shop;
@@ -75,9 +72,14 @@ impl Activity for Undo {
     }
 
     async fn receive(self, data: &Data<Context>) -> Result<(), Error> {
-        if !instance::first_receipt(data, self.id.as_str()).await? {
-            return Ok(());
-        }
+        let id = self.id.clone();
+        super::once(data, &id, self.act(data)).await
+    }
+}
+
+impl Undo {
+    /// The effect, run once per activity id (see `super::once`).
+    async fn act(self, data: &Data<Context>) -> Result<(), Error> {
         if let Some(offer) = self.offer_id()
             && crate::orders::receive_withdrawal(data, self.actor.inner(), offer).await?
         {

@@ -25,8 +25,7 @@ pub struct ApubInstance {
 impl ApubInstance {
     /// Build from the node's description and key pair.
     pub fn new(instance: &Instance, keys: instance_key::Model) -> Result<Self, Error> {
-        let parse =
-            |s: String| Url::parse(&s).map_err(|_| Error::BadRequest(format!("bad URL {s}")));
+        let parse = |s: String| Url::parse(&s).map_err(|_| Error::Internal(format!("bad URL {s}")));
         Ok(ApubInstance {
             id: parse(instance.url("/actor"))?,
             inbox: parse(instance.url("/actor/inbox"))?,
@@ -37,8 +36,7 @@ impl ApubInstance {
 
     /// The actor document.
     pub fn to_json(&self) -> Result<InstanceActorJson, Error> {
-        let parse =
-            |s: String| Url::parse(&s).map_err(|_| Error::BadRequest(format!("bad URL {s}")));
+        let parse = |s: String| Url::parse(&s).map_err(|_| Error::Internal(format!("bad URL {s}")));
         Ok(InstanceActorJson {
             kind: "Application".into(),
             id: self.id.clone(),
