@@ -7,6 +7,7 @@ mod admin_pages;
 mod auth;
 mod bodies;
 mod checkout;
+mod image_metadata;
 mod images;
 mod listings;
 mod membership_pages;
