@@ -118,7 +118,7 @@ pub struct MediaConfig {
     /// pixel is decoded: uploads, avatars and peers' images above it are refused.
     pub max_megapixels: u32,
     /// Images decoded at once; more wait their turn. With `max_megapixels`, this bounds the
-    /// memory decoding takes (about 4 bytes a pixel each, see BENCHMARKS.md).
+    /// memory decoding takes (about 3 bytes a pixel each, see BENCHMARKS.md).
     pub decodes_at_once: usize,
 }
 

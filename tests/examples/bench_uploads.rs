@@ -2,14 +2,16 @@
 //! fresh node process (peak RSS only ever grows):
 //! 1. K photos of 7296×5472 (39.9 megapixels, just under the default budget of 40) uploaded at
 //!    once, after one alone;
-//! 2. three 12000×12000 JPEGs (2 MB each on disk) uploaded at once: refused by the budget.
+//! 2. with `huge` as the second argument, three 12000×12000 JPEGs uploaded at once: refused by
+//!    the budget (a build without it decodes them, answering 408 after `request_timeout_secs`
+//!    while the decodes go on, so its peak shows only if read later).
 //!
 //! `cargo build --release -p tianguis && cargo run --release -p tianguis-tests --example
-//! bench_uploads -- [K]` (default 8). The node is the release `tianguis` binary in its own
+//! bench_uploads -- [K] [huge]` (K defaults to 8). The node is the release `tianguis` binary in its own
 //! process on a SQLite file (or a fresh PostgreSQL database on the server `TEST_DATABASE_URL`
 //! names); `BENCH_BIN=PATH` runs another build of it (an older commit, for a before/after
-//! comparison). `TIANGUIS__MEDIA__*` variables in the environment are passed on to the node
-//! (`TIANGUIS__MEDIA__DECODES_AT_ONCE=4`). Peak RSS is the node's `VmHWM`.
+//! comparison). `TIANGUIS__MEDIA__*` and `TIANGUIS__SERVER__*` variables in the environment are
+//! passed on to the node (`TIANGUIS__MEDIA__DECODES_AT_ONCE=4`). Peak RSS is the node's `VmHWM`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -45,9 +47,14 @@ async fn main() {
         );
         std::process::exit(2);
     }
-    let binary = binary.to_string_lossy().into_owned();
+    let binary = std::fs::canonicalize(&binary)
+        .unwrap_or(binary)
+        .to_string_lossy()
+        .into_owned();
     let settings: Vec<(String, String)> = std::env::vars()
-        .filter(|(key, _)| key.starts_with("TIANGUIS__MEDIA__"))
+        .filter(|(key, _)| {
+            key.starts_with("TIANGUIS__MEDIA__") || key.starts_with("TIANGUIS__SERVER__")
+        })
         .collect();
     println!("node: {binary} {settings:?}");
 
@@ -57,10 +64,10 @@ async fn main() {
         mb(photo.len())
     );
     let (site, node, token) = start(&binary, &settings).await;
-    let listings = listings(&node, &token, k.div_ceil(4)).await;
+    let first = create_listings(&node, &token, 1).await;
     let idle = peak_rss_kb(node.pid());
     let started = Instant::now();
-    let (one, _) = upload(&node, &token, &listings[0], photo.clone()).await;
+    let (one, _) = upload(&node, &token, &first[0], photo.clone()).await;
     let one_time = started.elapsed();
     let after_one = peak_rss_kb(node.pid());
     println!(
@@ -71,7 +78,7 @@ async fn main() {
         kb_mb(after_one - idle)
     );
     // The first listing has one image already: the burst goes to the others, four each.
-    let listings = listings(&node, &token, k.div_ceil(4)).await;
+    let listings = create_listings(&node, &token, k.div_ceil(4)).await;
     let started = Instant::now();
     let burst = (0..k).map(|i| upload(&node, &token, &listings[i / 4], photo.clone()));
     let results = join_all(burst).await;
@@ -93,13 +100,16 @@ async fn main() {
     drop(node);
     site.remove().await;
 
+    if std::env::args().nth(2).as_deref() != Some("huge") {
+        return;
+    }
     let huge = gradient_jpeg(12_000, 12_000);
     println!(
         "\n2. three 12000×12000 JPEGs ({:.1} MB each) at once",
         mb(huge.len())
     );
     let (site, node, token) = start(&binary, &settings).await;
-    let listings = listings(&node, &token, 1).await;
+    let listings = create_listings(&node, &token, 1).await;
     let idle = peak_rss_kb(node.pid());
     let started = Instant::now();
     let uploads = (0..3).map(|_| upload(&node, &token, &listings[0], huge.clone()));
@@ -128,7 +138,7 @@ async fn start(binary: &str, settings: &[(String, String)]) -> (Site, NodeProces
     (site, node, token)
 }
 
-async fn listings(node: &NodeProcess, token: &str, n: usize) -> Vec<String> {
+async fn create_listings(node: &NodeProcess, token: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for _ in 0..n {
         let listing = node

@@ -11,7 +11,9 @@ use crate::{BIN, LOG};
 async fn concurrent_maximum_size_uploads_take_the_memory_of_one_decode() {
     let site = harness::process::Site::new(BIN)
         .await
-        .with_env("TIANGUIS__MEDIA__DECODES_AT_ONCE", "1");
+        .with_env("TIANGUIS__MEDIA__DECODES_AT_ONCE", "1")
+        // Uploads wait their turn: on a loaded test machine the fourth may wait over a minute.
+        .with_env("TIANGUIS__SERVER__REQUEST_TIMEOUT_SECS", "600");
     site.shop("ana", "pottery");
     let node = site.serve(LOG).await;
     let token = node.login("ana", harness::PASSWORD).await;

@@ -32,9 +32,9 @@ const THUMB_SIZE: u32 = 480;
 /// once. Part of the node's [`Instance`]; clones share the permits, so two nodes in one process
 /// each have their own and every copy inside a node counts against the same ones.
 ///
-/// Memory, measured (BENCHMARKS.md, "Uploads"): a JPEG within a 40-megapixel budget takes about
-/// 3 bytes per pixel decoded plus the encoder's working memory, so the node's peak is roughly
-/// `at_once` × 4 bytes × the budget above its idle size.
+/// Memory, measured (BENCHMARKS.md, "Uploads"): decoding and re-encoding a 40-megapixel JPEG
+/// raises the node's peak by about 110 MB (3 bytes a pixel), so the peak is roughly `at_once`
+/// times that above its idle size, however many uploads arrive at once.
 #[derive(Debug, Clone)]
 pub struct DecodeLimits {
     max_megapixels: u32,
