@@ -169,8 +169,7 @@ async fn cache_entry(
         };
         let failure = match fetch(client, url, max_bytes).await {
             Ok(bytes) => {
-                match images::store_remote_thumbnail(media_dir, &image.url, bytes, max_bytes).await
-                {
+                match images::store_remote_thumbnail(&data.instance, &image.url, bytes).await {
                     Ok(name) => {
                         image.thumbnail = Some(name.clone());
                         written.push(name);

@@ -25,6 +25,9 @@ pub struct Instance {
     pub media_dir: PathBuf,
     /// Largest accepted image upload, in bytes.
     pub max_image_bytes: usize,
+    /// `[media] max_megapixels` and `decodes_at_once`: this node's image decoding budget, with
+    /// its own permits.
+    pub decoding: crate::service::images::DecodeLimits,
     /// `federation.debug`: deliveries are attempted at once, in the request that makes them
     /// (deterministic tests), instead of by a background task.
     pub federation_debug: bool,
@@ -69,6 +72,7 @@ impl Instance {
             base_url,
             media_dir,
             max_image_bytes,
+            decoding: crate::service::images::DecodeLimits::default(),
             federation_debug: false,
             allowlist: false,
             catalog_page_limit: 1000,

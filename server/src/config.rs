@@ -118,6 +118,12 @@ pub struct MediaConfig {
     pub dir: PathBuf,
     /// Largest image upload, in bytes.
     pub max_image_bytes: usize,
+    /// Largest image, in millions of pixels (width × height), read from its header before any
+    /// pixel is decoded: uploads, avatars and peers' images above it are refused.
+    pub max_megapixels: u32,
+    /// Images decoded at once; more wait their turn. With `max_megapixels`, this bounds the
+    /// memory decoding takes (about 3 bytes a pixel each, see BENCHMARKS.md).
+    pub decodes_at_once: usize,
 }
 
 impl Default for MediaConfig {
@@ -125,6 +131,8 @@ impl Default for MediaConfig {
         MediaConfig {
             dir: PathBuf::from("data/media"),
             max_image_bytes: 10 * 1024 * 1024,
+            max_megapixels: market::service::images::DecodeLimits::DEFAULT_MEGAPIXELS,
+            decodes_at_once: market::service::images::DecodeLimits::DEFAULT_AT_ONCE,
         }
     }
 }
@@ -488,6 +496,9 @@ impl Config {
         }
         if self.media.max_image_bytes == 0 || self.server.body_limit_bytes == 0 {
             anyhow::bail!("size limits must be above zero");
+        }
+        if self.media.max_megapixels == 0 || self.media.decodes_at_once == 0 {
+            anyhow::bail!("media.max_megapixels and media.decodes_at_once must be above zero");
         }
         Ok(())
     }

@@ -45,6 +45,10 @@ pub async fn open_context(config: &Config) -> anyhow::Result<Context> {
         config.media.dir.clone(),
         config.media.max_image_bytes,
     )?;
+    instance.decoding = market::service::images::DecodeLimits::new(
+        config.media.max_megapixels,
+        config.media.decodes_at_once,
+    );
     instance.federation_debug = config.federation.debug;
     instance.allowlist = config.federation.mode == crate::config::FederationMode::Allowlist;
     instance.catalog_page_limit = config.federation.catalog_page_limit;

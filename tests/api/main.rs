@@ -8,6 +8,7 @@ mod auth;
 mod bodies;
 mod checkout;
 mod control_chars;
+mod image_metadata;
 mod images;
 mod listings;
 mod membership_pages;

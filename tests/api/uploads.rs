@@ -160,3 +160,100 @@ async fn an_upload_over_the_limit_is_413_and_leaves_nothing_behind() {
     assert_eq!(media_files(&node).len(), 2);
     node.shutdown().await;
 }
+
+/// A single-colour grey JPEG of `width` × `height` pixels: 12000×12000 is 2 MB on disk.
+fn flat_jpeg(width: u32, height: u32) -> Vec<u8> {
+    let img = image::GrayImage::from_pixel(width, height, image::Luma([180]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}
+
+/// A 1×1 GIF whose header claims a `width` × `height` screen: a few dozen bytes that would
+/// decode to `width` × `height` × 4 bytes.
+fn gif_claiming(width: u16, height: u16) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::RgbaImage::from_pixel(1, 1, image::Rgba([1, 2, 3, 255]))
+        .write_to(&mut out, image::ImageFormat::Gif)
+        .unwrap();
+    let mut gif = out.into_inner();
+    gif[6..8].copy_from_slice(&width.to_le_bytes());
+    gif[8..10].copy_from_slice(&height.to_le_bytes());
+    gif
+}
+
+#[tokio::test]
+async fn an_image_over_the_pixel_budget_is_422_naming_the_limit_and_leaves_nothing_behind() {
+    let node = TestNode::spawn().await;
+    let ana = node.member("ana").await;
+    let listing = node.shop_with_listing(&ana, "pottery").await;
+    let id = listing["id"].as_str().unwrap();
+
+    let huge = flat_jpeg(12_000, 12_000);
+    assert!(
+        huge.len() < node.config.media.max_image_bytes,
+        "{}",
+        huge.len()
+    );
+    let cases = [
+        ("12000×12000 JPEG", huge.clone(), "12000×12000"),
+        (
+            "a GIF claiming 65535×65535",
+            gif_claiming(65_535, 65_535),
+            "65535×65535",
+        ),
+    ];
+    for (case, bytes, size) in cases {
+        let response = node.upload_image(&ana, id, bytes, Some("A photo")).await;
+        let refused = assert_invalid(response, "images[0]", case).await;
+        let message = refused["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("{size} pixels"))
+                && message.contains("the limit is 40 megapixels"),
+            "{case}: {message}"
+        );
+    }
+    // The same for a shop's avatar.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(huge).file_name("a.jpg"),
+    );
+    let avatar = node
+        .http
+        .post(node.url("/api/v1/shops/pottery/avatar"))
+        .bearer_auth(&ana.token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let refused = assert_error(avatar, 422, "invalid", "avatar").await;
+    assert!(refused["message"].as_str().unwrap().contains("12000×12000"));
+
+    assert_eq!(media_files(&node), Vec::<String>::new());
+    assert_eq!(image_rows(&node).await, 0);
+    assert_eq!(fetch_listing(&node, id).await["images"], json!([]));
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_pixel_budget_is_configurable_and_exact() {
+    let node = TestNode::spawn_with(Storage::Default, |c| c.media.max_megapixels = 1).await;
+    let ana = node.member("ana").await;
+    let listing = node.shop_with_listing(&ana, "pottery").await;
+    let id = listing["id"].as_str().unwrap();
+    let over = node
+        .upload_image(&ana, id, flat_jpeg(1000, 1001), Some("A photo"))
+        .await;
+    let refused = assert_invalid(over, "images[0]", "1000×1001").await;
+    assert_eq!(
+        refused["message"],
+        "images[0]: the image is 1000×1001 pixels; the limit is 1 megapixel"
+    );
+    let at = uploaded(&node, &ana, id, flat_jpeg(1000, 1000), "A photo").await;
+    assert_eq!(
+        (at["width"].as_u64(), at["height"].as_u64()),
+        (Some(1000), Some(1000))
+    );
+    assert_eq!(image_rows(&node).await, 1);
+    node.shutdown().await;
+}

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli_output;
+mod decoding;
 mod kill;
 mod order_kill;
 mod peering;

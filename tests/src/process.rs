@@ -50,6 +50,7 @@ pub struct Site {
     /// `(admin URL, database name)` of the PostgreSQL database to drop at the end.
     pg: Option<(String, String)>,
     logs: AtomicUsize,
+    env: Vec<(String, String)>,
 }
 
 impl Site {
@@ -76,7 +77,15 @@ impl Site {
             database_url,
             pg,
             logs: AtomicUsize::new(0),
+            env: Vec::new(),
         }
+    }
+
+    /// Set `key` (a `TIANGUIS__SECTION__KEY` variable) to `value` for every command and process
+    /// of the site.
+    pub fn with_env(mut self, key: &str, value: &str) -> Site {
+        self.env.push((key.to_string(), value.to_string()));
+        self
     }
 
     /// The node's domain (`localhost:PORT`).
@@ -111,6 +120,7 @@ impl Site {
             // http:// and loopback inboxes (the sink) are allowed only in debug mode.
             .env("TIANGUIS__FEDERATION__DEBUG", "true")
             .env("TIANGUIS__FEDERATION__DELIVER", "true");
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }
 
@@ -319,6 +329,23 @@ impl NodeProcess {
             .expect("create listing");
         assert_eq!(response.status(), 201);
         response.json().await.expect("listing JSON")
+    }
+
+    /// `POST /api/v1/listings/{id}/images` with `bytes` as the file (alt text "A photo").
+    pub async fn upload_image(&self, token: &str, id: &str, bytes: Vec<u8>) -> reqwest::Response {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name("photo"),
+            )
+            .text("alt", "A photo");
+        self.http
+            .post(format!("{}/api/v1/listings/{id}/images", self.addr))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload")
     }
 
     /// Make the sink trust the key of shop `handle`, then have each of `followers` (sink actor

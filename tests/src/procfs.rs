@@ -24,6 +24,15 @@ pub fn peak_rss(pid: u32) -> String {
         .map_or_else(|| "unknown".into(), |v| v.trim().to_string())
 }
 
+/// Peak resident memory (`VmHWM`) of process `pid`, in kB (0 if it cannot be read).
+pub fn peak_rss_kb(pid: u32) -> u64 {
+    peak_rss(pid)
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
 /// Clock ticks per second (`getconf CLK_TCK`, 100 on Linux), read once.
 fn clock_ticks() -> f64 {
     static TICKS: std::sync::LazyLock<f64> = std::sync::LazyLock::new(|| {

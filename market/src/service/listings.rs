@@ -625,14 +625,7 @@ async fn store_all(
 ) -> Result<Vec<StoredImage>> {
     let mut stored = Vec::with_capacity(uploads.len());
     for (i, upload) in uploads.into_iter().enumerate() {
-        match images::store(
-            &ctx.instance.media_dir,
-            upload,
-            first_index + i,
-            ctx.instance.max_image_bytes,
-        )
-        .await
-        {
+        match images::store(&ctx.instance, upload, first_index + i).await {
             Ok(image) => stored.push(image),
             Err(e) => {
                 discard(ctx, &stored).await;

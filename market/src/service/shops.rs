@@ -133,7 +133,7 @@ pub async fn set_avatar(
         alt: shop.display_name.clone(),
     };
     let media_dir = &ctx.instance.media_dir;
-    let stored = images::store(media_dir, upload, 0, ctx.instance.max_image_bytes).await?;
+    let stored = images::store(&ctx.instance, upload, 0).await?;
     // Only the thumbnail is kept: avatars are shown small everywhere.
     images::remove_files(media_dir, &stored.file_name, &stored.file_name).await;
     let previous = shop.avatar_file.clone();

@@ -1,28 +1,124 @@
-//! Listing images: checked by decoding, re-encoded to drop metadata (EXIF GPS in a phone photo
-//! would tell the world where a member lives), stored under the media dir with a thumbnail.
+//! Listing images: checked by decoding within the node's budget, re-encoded from their pixels
+//! to drop metadata (EXIF GPS in a phone photo would tell the world where a member lives),
+//! stored under the media dir with a thumbnail. `codec` says what each format becomes.
 //!
 //! Peers' listing images stay on their nodes; we keep only a thumbnail of each, made here from
 //! the bytes `federation::media` fetched, under `remote/` in the media dir, and recorded in the
 //! catalog entry only if the entry did not change meanwhile.
+//!
+//! Decoding is bounded twice, by the node's [`DecodeLimits`]: an image larger than the pixel
+//! budget is refused from its header, before any pixel is decoded, and only so many images are
+//! decoded at once (uploads, avatars and peers' images alike); the others wait their turn.
 
-use std::{io::Cursor, path::Path};
+mod codec;
 
-use image::{
-    DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, codecs::jpeg::JpegEncoder,
-};
+use std::{path::Path, sync::Arc};
+
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 use crate::{
-    Context, Error, Result, entities::catalog_entry, service::catalog::CatalogImage, types::Text,
+    Context, Error, Instance, Result, entities::catalog_entry, service::catalog::CatalogImage,
+    types::Text,
 };
+use codec::Named;
 
 /// At most this many images per listing (Mastodon shows four attachments).
 pub const MAX_IMAGES_PER_LISTING: usize = 4;
 /// Longest side of a thumbnail, in pixels.
 const THUMB_SIZE: u32 = 480;
-/// Refuse images larger than this on either side (decompression bombs).
-const MAX_DIMENSION: u32 = 12_000;
+
+/// How much image decoding a node does: a pixel budget per image and a number of decodes at
+/// once. Part of the node's [`Instance`]; clones share the permits, so two nodes in one process
+/// each have their own and every copy inside a node counts against the same ones.
+///
+/// Memory, measured (BENCHMARKS.md, "Uploads"): decoding and re-encoding a 40-megapixel JPEG
+/// raises the node's peak by about 110 MB (3 bytes a pixel), so the peak is roughly `at_once`
+/// times that above its idle size, however many uploads arrive at once.
+#[derive(Debug, Clone)]
+pub struct DecodeLimits {
+    max_megapixels: u32,
+    at_once: usize,
+    permits: Arc<Semaphore>,
+}
+
+impl DecodeLimits {
+    /// `[media] max_megapixels` unless configured.
+    pub const DEFAULT_MEGAPIXELS: u32 = 40;
+    /// `[media] decodes_at_once` unless configured.
+    pub const DEFAULT_AT_ONCE: usize = 2;
+
+    /// At most `max_megapixels` million pixels per image, `at_once` images decoded at a time
+    /// (both at least 1).
+    pub fn new(max_megapixels: u32, at_once: usize) -> Self {
+        let at_once = at_once.max(1);
+        DecodeLimits {
+            max_megapixels: max_megapixels.max(1),
+            at_once,
+            permits: Arc::new(Semaphore::new(at_once)),
+        }
+    }
+
+    /// The pixel budget, in millions of pixels.
+    pub fn max_megapixels(&self) -> u32 {
+        self.max_megapixels
+    }
+
+    /// How many images are decoded at once.
+    pub fn at_once(&self) -> usize {
+        self.at_once
+    }
+
+    fn max_pixels(&self) -> u64 {
+        u64::from(self.max_megapixels) * 1_000_000
+    }
+
+    /// Check `bytes`' header against the budget at once (cheap, no queue), then wait for a
+    /// permit and run `work` on the decoded image on a blocking thread. The permit moves into
+    /// that thread: a request dropped by its client (the connection aborted) cannot release it
+    /// while the decode it started still runs.
+    async fn decode_then<T: Send + 'static>(
+        &self,
+        bytes: Vec<u8>,
+        field: String,
+        what: String,
+        work: impl FnOnce(codec::Decoded) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let max_pixels = self.max_pixels();
+        let (bytes, field, what) = tokio::task::spawn_blocking(move || {
+            let name = Named {
+                field: &field,
+                what: &what,
+            };
+            codec::check_size(&bytes, &name, max_pixels)?;
+            Ok::<_, Error>((bytes, field, what))
+        })
+        .await??;
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|e| Error::Internal(format!("decode permits: {e}")))?;
+        tokio::task::spawn_blocking(move || {
+            let name = Named {
+                field: &field,
+                what: &what,
+            };
+            let decoded = codec::decode(&bytes, &name, max_pixels)?;
+            drop(bytes);
+            let result = work(decoded);
+            drop(permit);
+            result
+        })
+        .await?
+    }
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits::new(Self::DEFAULT_MEGAPIXELS, Self::DEFAULT_AT_ONCE)
+    }
+}
 
 /// An image as uploaded, with its required alt text.
 #[derive(Debug, Clone)]
@@ -53,11 +149,8 @@ pub struct StoredImage {
 }
 
 struct Processed {
-    full: Vec<u8>,
-    thumb: Vec<u8>,
-    thumb_ext: &'static str,
-    ext: &'static str,
-    media_type: &'static str,
+    full: codec::Encoded,
+    thumb: codec::Encoded,
     width: u32,
     height: u32,
 }
@@ -75,27 +168,44 @@ pub fn check_alt(alt: &str, index: usize) -> Result<String> {
     Ok(Text::lines(&field, alt, 1, 1_500)?.into_inner())
 }
 
-/// Validate, re-encode and write one upload (full image and thumbnail) under `media_dir`.
-pub async fn store(
-    media_dir: &Path,
-    upload: ImageUpload,
-    index: usize,
-    max_bytes: usize,
-) -> Result<StoredImage> {
+/// Validate, re-encode and write one upload (full image and thumbnail) under the node's
+/// media dir, within its size limit and decoding budget.
+pub async fn store(instance: &Instance, upload: ImageUpload, index: usize) -> Result<StoredImage> {
     let alt = check_alt(&upload.alt, index)?;
+    let max_bytes = instance.max_image_bytes;
     if upload.bytes.len() > max_bytes {
         return Err(Error::PayloadTooLarge(format!(
             "image {index} is {} bytes; the limit is {max_bytes}",
             upload.bytes.len()
         )));
     }
-    let processed = tokio::task::spawn_blocking(move || process(&upload.bytes, index)).await??;
+    let processed = instance
+        .decoding
+        .decode_then(
+            upload.bytes,
+            format!("images[{index}]"),
+            format!("image {index}"),
+            |decoded| {
+                let full = codec::reencode(&decoded)?;
+                // Uploads have always had their thumbnail at full size, even a small photo's.
+                let thumb = codec::thumbnail(&decoded.img, THUMB_SIZE, true)?;
+                Ok(Processed {
+                    full,
+                    thumb,
+                    width: decoded.img.width(),
+                    height: decoded.img.height(),
+                })
+            },
+        )
+        .await?;
+    let media_dir = &instance.media_dir;
     let id = uuid::Uuid::new_v4().to_string();
-    let file_name = format!("{id}.{}", processed.ext);
-    let thumb_file_name = format!("{id}-thumb.{}", processed.thumb_ext);
+    let file_name = format!("{id}.{}", processed.full.ext);
+    let thumb_file_name = format!("{id}-thumb.{}", processed.thumb.ext);
     tokio::fs::create_dir_all(media_dir).await?;
-    tokio::fs::write(media_dir.join(&file_name), &processed.full).await?;
-    if let Err(e) = tokio::fs::write(media_dir.join(&thumb_file_name), &processed.thumb).await {
+    tokio::fs::write(media_dir.join(&file_name), &processed.full.bytes).await?;
+    if let Err(e) = tokio::fs::write(media_dir.join(&thumb_file_name), &processed.thumb.bytes).await
+    {
         let _ = tokio::fs::remove_file(media_dir.join(&file_name)).await;
         return Err(e.into());
     }
@@ -103,7 +213,7 @@ pub async fn store(
         id,
         file_name,
         thumb_file_name,
-        media_type: processed.media_type.to_string(),
+        media_type: processed.full.media_type.to_string(),
         width: processed.width,
         height: processed.height,
         alt,
@@ -128,35 +238,37 @@ pub const REMOTE_DIR: &str = "remote";
 pub const MAX_THUMBNAIL_ATTEMPTS: u8 = 3;
 
 /// Make our thumbnail of a peer's image `url` from its `bytes` (checked by decoding, within the
-/// same limits as uploads) and write it under `media_dir` as
-/// `remote/<sha256 of url>-<random>.jpg|png`. Returns that name, relative to `media_dir`, for
+/// same limits as uploads) and write it under the node's media dir as
+/// `remote/<sha256 of url>-<random>.jpg|png`. Returns that name, relative to the media dir, for
 /// `CatalogImage::thumbnail`.
 ///
 /// The random part makes every write a new file, so a writer whose result was not kept (the
 /// entry changed meanwhile) removes its own file and never one another writer stored.
 pub async fn store_remote_thumbnail(
-    media_dir: &Path,
+    instance: &Instance,
     url: &str,
     bytes: Vec<u8>,
-    max_bytes: usize,
 ) -> Result<String> {
+    let max_bytes = instance.max_image_bytes;
     if bytes.len() > max_bytes {
         return Err(Error::PayloadTooLarge(format!(
             "the image is {} bytes; the limit is {max_bytes}",
             bytes.len()
         )));
     }
-    let (thumb, ext) = tokio::task::spawn_blocking(move || {
-        let decoded = decode(&bytes, "the image")?;
-        thumbnail(&decoded.img, false)
-    })
-    .await??;
+    let thumb = instance
+        .decoding
+        .decode_then(bytes, "image".into(), "the image".into(), |decoded| {
+            codec::thumbnail(&decoded.img, THUMB_SIZE, false)
+        })
+        .await?;
     let digest = Sha256::digest(url.as_bytes());
     let hash: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     let random = uuid::Uuid::new_v4().simple().to_string();
-    let file_name = format!("{REMOTE_DIR}/{hash}-{}.{ext}", &random[..12]);
+    let file_name = format!("{REMOTE_DIR}/{hash}-{}.{}", &random[..12], thumb.ext);
+    let media_dir = &instance.media_dir;
     tokio::fs::create_dir_all(media_dir.join(REMOTE_DIR)).await?;
-    tokio::fs::write(media_dir.join(&file_name), &thumb).await?;
+    tokio::fs::write(media_dir.join(&file_name), &thumb.bytes).await?;
     Ok(file_name)
 }
 
@@ -235,123 +347,21 @@ pub async fn set_entry_images(
     Ok(updated.rows_affected == 1)
 }
 
-fn process(bytes: &[u8], index: usize) -> Result<Processed> {
-    let Decoded {
-        img,
-        format,
-        ext,
-        media_type,
-    } = decode(bytes, &format!("image {index}"))?;
-    let (width, height) = (img.width(), img.height());
-    let full = match format {
-        // Re-encoding drops EXIF and other metadata. GIF (animation) and WebP (the codec here
-        // only writes lossless WebP, which would balloon photos) are kept as uploaded.
-        ImageFormat::Jpeg => encode_jpeg(&img, 90)?,
-        ImageFormat::Png => encode(&img, ImageFormat::Png)?,
-        _ => bytes.to_vec(),
-    };
-    // Uploads have always had their thumbnail at full size, even a small photo's.
-    let (thumb, thumb_ext) = thumbnail(&img, true)?;
-    Ok(Processed {
-        full,
-        thumb,
-        thumb_ext,
-        ext,
-        media_type,
-        width,
-        height,
-    })
-}
-
-/// An image decoded within our limits, the right way up.
-struct Decoded {
-    img: DynamicImage,
-    format: ImageFormat,
-    ext: &'static str,
-    media_type: &'static str,
-}
-
-/// Decode `bytes` as JPEG, PNG, WebP or GIF (told by their content, never by a name or a
-/// header), refusing anything larger than [`MAX_DIMENSION`] on a side. `what` names the image
-/// in errors ("image 2").
-fn decode(bytes: &[u8], what: &str) -> Result<Decoded> {
-    let not_image = || {
-        Error::UnsupportedMediaType(format!(
-            "{what} is not an image we accept (JPEG, PNG, WebP or GIF)"
-        ))
-    };
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|_| not_image())?;
-    let format = reader.format().ok_or_else(not_image)?;
-    let (ext, media_type) = match format {
-        ImageFormat::Jpeg => ("jpg", "image/jpeg"),
-        ImageFormat::Png => ("png", "image/png"),
-        ImageFormat::WebP => ("webp", "image/webp"),
-        ImageFormat::Gif => ("gif", "image/gif"),
-        _ => return Err(not_image()),
-    };
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_DIMENSION);
-    limits.max_image_height = Some(MAX_DIMENSION);
-    limits.max_alloc = Some(512 * 1024 * 1024);
-    reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(|_| not_image())?;
-    let orientation = decoder.orientation().ok();
-    let mut img = DynamicImage::from_decoder(decoder)
-        .map_err(|e| Error::UnsupportedMediaType(format!("{what} could not be decoded: {e}")))?;
-    if let Some(orientation) = orientation {
-        img.apply_orientation(orientation);
-    }
-    Ok(Decoded {
-        img,
-        format,
-        ext,
-        media_type,
-    })
-}
-
-/// A thumbnail [`THUMB_SIZE`] on its longest side (or smaller, for an image already that small
-/// unless `enlarge`): PNG if it has transparency, JPEG otherwise. Returns the bytes and the file
-/// extension.
-fn thumbnail(img: &DynamicImage, enlarge: bool) -> Result<(Vec<u8>, &'static str)> {
-    let fits = img.width() <= THUMB_SIZE && img.height() <= THUMB_SIZE;
-    let small = if fits && !enlarge {
-        img.clone()
-    } else {
-        img.thumbnail(THUMB_SIZE, THUMB_SIZE)
-    };
-    if small.color().has_alpha() {
-        Ok((encode(&small, ImageFormat::Png)?, "png"))
-    } else {
-        Ok((encode_jpeg(&small, 80)?, "jpg"))
-    }
-}
-
-fn encode_jpeg(img: &DynamicImage, quality: u8) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let rgb = img.to_rgb8();
-    JpegEncoder::new_with_quality(&mut out, quality)
-        .encode_image(&rgb)
-        .map_err(|e| Error::Internal(format!("JPEG encoding: {e}")))?;
-    Ok(out)
-}
-
-fn encode(img: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>> {
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, format)
-        .map_err(|e| Error::Internal(format!("image encoding: {e}")))?;
-    Ok(out.into_inner())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn png(w: u32, h: u32) -> Vec<u8> {
-        let img = DynamicImage::new_rgb8(w, h);
-        encode(&img, ImageFormat::Png).unwrap()
+        let img = image::DynamicImage::new_rgb8(w, h);
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    /// A node whose media dir is `dir`, with uploads up to `max_bytes`.
+    fn instance(dir: &Path, max_bytes: usize) -> Instance {
+        Instance::new("coop.example", "Coop", false, dir.to_path_buf(), max_bytes).unwrap()
     }
 
     #[tokio::test]
@@ -361,7 +371,9 @@ mod tests {
             bytes: png(1200, 600),
             alt: "A blue mug".into(),
         };
-        let stored = store(dir.path(), upload, 0, 10 << 20).await.unwrap();
+        let stored = store(&instance(dir.path(), 10 << 20), upload, 0)
+            .await
+            .unwrap();
         assert_eq!(
             (stored.width, stored.height, stored.media_type.as_str()),
             (1200, 600, "image/png")
@@ -380,11 +392,25 @@ mod tests {
                 alt: alt.into(),
             };
             let dir = dir.path().to_path_buf();
-            async move { store(&dir, upload, 0, max).await.unwrap_err().status() }
+            async move {
+                let node = instance(&dir, max);
+                store(&node, upload, 0).await.unwrap_err().status()
+            }
         };
+        // A GIF header claiming a 1×1 screen, then junk. (Junk right after `GIF89a` is read as
+        // the screen's size, " b" × "ut" = 25120×29813 pixels, and refused by the budget: 422.)
+        assert_eq!(
+            status(
+                b"GIF89a\x01\x00\x01\x00 but not really".to_vec(),
+                "x",
+                1 << 20
+            )
+            .await,
+            415
+        );
         assert_eq!(
             status(b"GIF89a but not really".to_vec(), "x", 1 << 20).await,
-            415
+            422
         );
         assert_eq!(
             status(b"<script>alert(1)</script>".to_vec(), "x", 1 << 20).await,
@@ -402,18 +428,19 @@ mod tests {
     #[tokio::test]
     async fn remote_thumbnails_are_bounded_new_files_removed_only_under_remote() {
         let dir = tempfile::tempdir().unwrap();
+        let node = instance(dir.path(), 10 << 20);
         let url = "https://peer.example/media/a.png";
-        let big = store_remote_thumbnail(dir.path(), url, png(1200, 600), 10 << 20)
+        let big = store_remote_thumbnail(&node, url, png(1200, 600))
             .await
             .unwrap();
-        let again = store_remote_thumbnail(dir.path(), url, png(1200, 600), 10 << 20)
+        let again = store_remote_thumbnail(&node, url, png(1200, 600))
             .await
             .unwrap();
         assert!(big.starts_with("remote/") && big.ends_with(".jpg"), "{big}");
         assert_ne!(big, again, "every write is a new file");
         let thumb = image::open(dir.path().join(&big)).unwrap();
         assert_eq!((thumb.width(), thumb.height()), (480, 240));
-        let small = store_remote_thumbnail(dir.path(), url, png(40, 30), 10 << 20)
+        let small = store_remote_thumbnail(&node, url, png(40, 30))
             .await
             .unwrap();
         let thumb = image::open(dir.path().join(&small)).unwrap();
@@ -422,7 +449,7 @@ mod tests {
         let refused = |bytes: Vec<u8>, max: usize| {
             let dir = dir.path().to_path_buf();
             async move {
-                store_remote_thumbnail(&dir, url, bytes, max)
+                store_remote_thumbnail(&instance(&dir, max), url, bytes)
                     .await
                     .unwrap_err()
                     .status()
@@ -438,5 +465,33 @@ mod tests {
         remove_remote_thumbnail(dir.path(), &big).await;
         assert!(!dir.path().join(&big).exists());
         remove_remote_thumbnail(dir.path(), &big).await;
+    }
+
+    #[tokio::test]
+    async fn images_over_the_pixel_budget_are_refused_before_decoding() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut node = instance(dir.path(), 10 << 20);
+        node.decoding = DecodeLimits::new(1, 1);
+        let upload = |bytes: Vec<u8>| ImageUpload {
+            bytes,
+            alt: "A mug".into(),
+        };
+        let refused = store(&node, upload(png(1001, 1000)), 2).await.unwrap_err();
+        assert_eq!(refused.status(), 422);
+        assert_eq!(
+            refused.to_string(),
+            "images[2]: the image is 1001×1000 pixels; the limit is 1 megapixel"
+        );
+        let url = "https://peer.example/media/a.png";
+        let remote = store_remote_thumbnail(&node, url, png(1001, 1000))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            remote.to_string(),
+            "image: the image is 1001×1000 pixels; the limit is 1 megapixel"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let stored = store(&node, upload(png(1000, 1000)), 0).await.unwrap();
+        assert_eq!((stored.width, stored.height), (1000, 1000));
     }
 }
