@@ -181,7 +181,7 @@ fn is_peer_follow_request(data: &Data<Context>, value: &serde_json::Value) -> bo
 /// them (hs2019), its `created` and `expires` parameters. The library checks only that they are
 /// not too old; a time far in the future would let a captured request be replayed for as long.
 /// At least one of `Date` and `created` must be there.
-pub(crate) fn check_signed_time(headers: &HeaderMap) -> Result<(), Error> {
+pub fn check_signed_time(headers: &HeaderMap) -> Result<(), Error> {
     let unauthorized = |why: String| Error::Unauthorized(why);
     let now = chrono::Utc::now();
     let date = match headers.get(header::DATE) {
