@@ -153,12 +153,7 @@ async fn login(
                 next: next.to_string(),
                 next_query: next_query(next),
             });
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(axum::http::header::RETRY_AFTER, wait.to_string())],
-                page,
-            )
-                .into_response();
+            return too_many(page, wait);
         }
     };
     // Absurd lengths are refused before hashing (as the API does), and count as wrong.
@@ -254,12 +249,7 @@ async fn register(
                 next: next.to_string(),
                 next_query: next_query(next),
             });
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(axum::http::header::RETRY_AFTER, wait.to_string())],
-                page,
-            )
-                .into_response();
+            return too_many(page, wait);
         }
     };
     let registered = async {
@@ -398,4 +388,14 @@ mod tests {
             &base
         ));
     }
+}
+
+/// The form's page again as 429, with `Retry-After: wait` (seconds).
+fn too_many(page: Response, wait: u64) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(axum::http::header::RETRY_AFTER, wait.to_string())],
+        page,
+    )
+        .into_response()
 }
