@@ -348,6 +348,16 @@ fn refuse_cross_site(state: &AppState, headers: &axum::http::HeaderMap) -> Optio
     ))
 }
 
+/// The form's page again as 429, with `Retry-After: wait` (seconds).
+fn too_many(page: Response, wait: u64) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(axum::http::header::RETRY_AFTER, wait.to_string())],
+        page,
+    )
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,14 +398,4 @@ mod tests {
             &base
         ));
     }
-}
-
-/// The form's page again as 429, with `Retry-After: wait` (seconds).
-fn too_many(page: Response, wait: u64) -> Response {
-    (
-        StatusCode::TOO_MANY_REQUESTS,
-        [(axum::http::header::RETRY_AFTER, wait.to_string())],
-        page,
-    )
-        .into_response()
 }
